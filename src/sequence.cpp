@@ -1,0 +1,81 @@
+#include "fer/sequence.hpp"
+
+#include <stdexcept>
+
+namespace fer {
+
+void Sequence::add(LayerPtr layer) {
+    if (!layer) throw std::invalid_argument("Sequence::add: null layer");
+    layers_.push_back(std::move(layer));
+    activations_.emplace_back();
+}
+
+Shape Sequence::setup(const Shape& in) {
+    Shape shape = in;
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+        try {
+            shape = layers_[i]->setup(shape);
+        } catch (const std::exception& e) {
+            throw std::invalid_argument("layer " + std::to_string(i) + " (" + layers_[i]->kind() + "): " + e.what());
+        }
+    }
+    return shape;
+}
+
+std::size_t Sequence::param_size() const {
+    std::size_t total = 0;
+    for (const auto& layer : layers_) total += layer->param_size();
+    return total;
+}
+
+std::size_t Sequence::state_size() const {
+    std::size_t total = 0;
+    for (const auto& layer : layers_) total += layer->state_size();
+    return total;
+}
+
+void Sequence::bind(float* params, float* grads, float* state) {
+    for (auto& layer : layers_) {
+        layer->bind(params, grads, state);
+        params += layer->param_size();
+        grads += layer->param_size();
+        state += layer->state_size();
+    }
+}
+
+void Sequence::init(Rng& rng) {
+    for (auto& layer : layers_) layer->init(rng);
+}
+
+const Tensor& Sequence::forward(const Tensor& in, const Context& ctx, std::size_t stop_before) {
+    if (stop_before > layers_.size()) throw std::invalid_argument("Sequence::forward: stop_before too large");
+    ran_ = layers_.size() - stop_before;
+    const Tensor* x = &in;
+    for (std::size_t i = 0; i < ran_; ++i) {
+        layers_[i]->forward(*x, activations_[i], ctx);
+        x = &activations_[i];
+    }
+    return *x;
+}
+
+void Sequence::backward(const Tensor& in, const Tensor& dout, Tensor* din, const Context& ctx) {
+    if (ran_ == 0) {
+        if (din) *din = dout;
+        return;
+    }
+    const Tensor* upstream = &dout;
+    for (std::size_t i = ran_; i-- > 0;) {
+        const Tensor& layer_in = i == 0 ? in : activations_[i - 1];
+        Tensor* target = i == 0 ? din : (upstream == &grad_a_ ? &grad_b_ : &grad_a_);
+        layers_[i]->backward(layer_in, activations_[i], *upstream, target, ctx);
+        upstream = target;
+    }
+}
+
+std::uint64_t Sequence::macs() const {
+    std::uint64_t total = 0;
+    for (const auto& layer : layers_) total += layer->macs();
+    return total;
+}
+
+}  // namespace fer
