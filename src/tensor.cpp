@@ -1,6 +1,7 @@
 #include "fer/tensor.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 #include <stdexcept>
@@ -20,8 +21,9 @@ float* allocate_aligned(std::size_t count) {
 }  // namespace
 
 std::string Shape::str() const {
-    return "(" + std::to_string(n) + "," + std::to_string(c) + "," + std::to_string(h) + "," +
-           std::to_string(w) + ")";
+    char text[96];
+    std::snprintf(text, sizeof text, "(%d,%d,%d,%d)", n, c, h, w);
+    return text;
 }
 
 void Tensor::AlignedFree::operator()(float* p) const { std::free(p); }

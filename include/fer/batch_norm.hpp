@@ -1,0 +1,55 @@
+// Batch normalisation over the channel axis, Keras convention for the running statistics.
+//
+// Statistics are per channel over N*H*W, so the one layer serves as BatchNorm2D on (C,H,W) and as
+// BatchNorm1D on (F,1,1).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "fer/layer.hpp"
+
+namespace fer {
+
+class BatchNorm final : public Layer {
+public:
+    // running = momentum * running + (1 - momentum) * batch statistic.
+    explicit BatchNorm(float momentum = 0.99f, float epsilon = 1e-3f);
+
+    std::string kind() const override { return "batchnorm"; }
+    LayerConfig config() const override;
+
+    Shape setup(const Shape& in) override;
+    // "gamma" (C) then "beta" (C), no decay.
+    std::vector<ParamBlock> param_blocks() const override;
+    // Running mean (C) then running variance (C).
+    std::size_t state_size() const override { return 2 * std::size_t(channels_); }
+    void bind(float* params, float* grads, float* state) override;
+    void init(Rng& rng) override;
+
+    void forward(const Tensor& in, Tensor& out, const Context& ctx) override;
+    void backward(const Tensor& in, const Tensor& out, const Tensor& dout, Tensor* din, const Context& ctx) override;
+    // One multiply-add per element (eval folds the statistics into a scale and a shift).
+    std::uint64_t macs() const override { return input_shape_.sample_size(); }
+
+    float momentum() const { return momentum_; }
+    float epsilon() const { return epsilon_; }
+
+private:
+    void forward_training(const Tensor& in, Tensor& out, const Context& ctx);
+    void forward_eval(const Tensor& in, Tensor& out, const Context& ctx) const;
+
+    float momentum_, epsilon_;
+    int channels_ = 0;
+    float* gamma_ = nullptr;
+    float* beta_ = nullptr;
+    float* gamma_grad_ = nullptr;
+    float* beta_grad_ = nullptr;
+    float* running_mean_ = nullptr;
+    float* running_var_ = nullptr;
+    // Training caches for backward: the normalised input and 1/sqrt(batch var + eps) per channel.
+    Tensor x_hat_;
+    std::vector<float> inv_std_;
+};
+
+}  // namespace fer

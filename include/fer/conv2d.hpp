@@ -1,0 +1,55 @@
+// Conv2D: 2-D convolution with TensorFlow/Keras 'same'/'valid' padding, weight (OC,C,KH,KW), optional bias.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fer/conv_kernels.hpp"
+#include "fer/layer.hpp"
+#include "fer/padding.hpp"
+
+namespace fer {
+
+struct Conv2DSpec {
+    int filters = 0;
+    int kernel_h = 3, kernel_w = 3;
+    int stride_h = 1, stride_w = 1;
+    Padding padding = Padding::same;
+    bool bias = true;
+};
+
+class Conv2D final : public Layer {
+public:
+    explicit Conv2D(Conv2DSpec spec);  // throws std::invalid_argument naming "conv2d" for a bad spec
+    const Conv2DSpec& spec() const { return spec_; }
+
+    std::string kind() const override { return "conv2d"; }
+    // filters, kernel, stride, padding, bias; kernel and stride read "5" when square, "4x3" (HxW) otherwise.
+    LayerConfig config() const override;
+
+    Shape setup(const Shape& in) override;
+    std::vector<ParamBlock> param_blocks() const override;
+    void bind(float* params, float* grads, float* state) override;
+    // Glorot uniform (the Keras default): limit sqrt(6 / (fan_in + fan_out)); bias zero.
+    void init(Rng& rng) override;
+
+    void forward(const Tensor& in, Tensor& out, const Context& ctx) override;
+    void backward(const Tensor& in, const Tensor& out, const Tensor& dout, Tensor* din, const Context& ctx) override;
+
+    std::uint64_t macs() const override;
+
+private:
+    ConvGeometry geometry(int batch) const;
+    void check_ready(const Tensor& in, const char* pass) const;
+
+    Conv2DSpec spec_;
+    int pad_top_ = 0, pad_left_ = 0;
+    float* weight_ = nullptr;
+    float* bias_ = nullptr;
+    float* weight_grad_ = nullptr;
+    float* bias_grad_ = nullptr;
+    ConvWorkspace workspace_;
+};
+
+}  // namespace fer

@@ -1,0 +1,65 @@
+// 2-D convolution kernels: a plain reference of each pass (the definition the tests trust) and a fast
+// im2col + Eigen GEMM version of each (the only path layers use).
+//
+// Layout is NCHW throughout; the weight is (OC,C,KH,KW), which per sample is the row-major matrix
+// (OC, C*KH*KW) that multiplies the im2col columns (C*KH*KW, OH*OW). Padded positions contribute zero.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace fer {
+
+// Per-sample input (C,H,W), output (OC,OH,OW), window KHxKW, stride, leading pads; n is the batch.
+struct ConvGeometry {
+    int n, c, h, w, oc, kh, kw, stride_h, stride_w, pad_top, pad_left, oh, ow;
+
+    std::size_t input_size() const { return std::size_t(c) * h * w; }      // per sample
+    std::size_t output_size() const { return std::size_t(oc) * oh * ow; }  // per sample
+    std::size_t patch_size() const { return std::size_t(c) * kh * kw; }    // im2col rows
+    std::size_t positions() const { return std::size_t(oh) * ow; }         // im2col columns
+    std::size_t weight_size() const { return std::size_t(oc) * patch_size(); }
+    // A 1x1 stride-1 unpadded kernel reads the input itself as its im2col matrix.
+    bool is_pointwise() const {
+        return kh == 1 && kw == 1 && stride_h == 1 && stride_w == 1 && pad_top == 0 && pad_left == 0;
+    }
+};
+
+// Reusable per-thread scratch for the fast kernels: im2col columns and weight-gradient partials.
+// Buffers only grow, so once a layer has seen its largest batch a training step allocates nothing.
+// prepare() must be called outside any parallel region; the accessors are then safe from threads.
+class ConvWorkspace {
+public:
+    void prepare(int threads, std::size_t column_floats, std::size_t partial_floats);
+    float* columns(int thread) { return columns_[thread].data(); }
+    float* partial(int thread) { return partials_[thread].data(); }
+
+private:
+    std::vector<std::vector<float>> columns_;
+    std::vector<std::vector<float>> partials_;
+};
+
+// ---- reference kernels (simple loops, double accumulation) ----
+
+// in is (N,C,H,W), weight is (OC,C,KH,KW), bias is (OC) or null, out is (N,OC,OH,OW): assigned.
+void conv2d_forward_reference(const ConvGeometry& g, const float* in, const float* weight, const float* bias,
+                              float* out);
+// dout is (N,OC,OH,OW), weight (OC,C,KH,KW) -> din (N,C,H,W): assigned.
+void conv2d_backward_input_reference(const ConvGeometry& g, const float* dout, const float* weight, float* din);
+// in (N,C,H,W), dout (N,OC,OH,OW) -> dweight (OC,C,KH,KW) and dbias (OC, may be null): ACCUMULATED.
+void conv2d_backward_weights_reference(const ConvGeometry& g, const float* in, const float* dout, float* dweight,
+                                       float* dbias);
+
+// ---- fast kernels (same contracts; bit-identical from run to run for a fixed thread count) ----
+
+// in is (N,C,H,W), weight is (OC,C,KH,KW), bias is (OC) or null, out is (N,OC,OH,OW): assigned.
+void conv2d_forward(const ConvGeometry& g, const float* in, const float* weight, const float* bias, float* out,
+                    int threads, ConvWorkspace& workspace);
+// dout is (N,OC,OH,OW), weight (OC,C,KH,KW) -> din (N,C,H,W): assigned.
+void conv2d_backward_input(const ConvGeometry& g, const float* dout, const float* weight, float* din, int threads,
+                           ConvWorkspace& workspace);
+// in (N,C,H,W), dout (N,OC,OH,OW) -> dweight (OC,C,KH,KW) and dbias (OC, may be null): ACCUMULATED.
+void conv2d_backward_weights(const ConvGeometry& g, const float* in, const float* dout, float* dweight, float* dbias,
+                             int threads, ConvWorkspace& workspace);
+
+}  // namespace fer

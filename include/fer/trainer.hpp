@@ -1,0 +1,97 @@
+// The training loop behind fer-train: shuffled mini-batches with augmentation, class-weighted loss,
+// an optimizer and a learning-rate schedule, validation after each epoch, the best model kept,
+// early stopping, and checkpoints that resume a run exactly where it stopped.
+//
+// Reproducibility: every random choice is a pure function of the seed and a counter (the epoch's
+// shuffle, each image's augmentation, each dropout mask), so a run with the same seed and thread
+// count is bit-identical, and a run interrupted and resumed from a checkpoint ends where the
+// uninterrupted run would have.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fer/augment.hpp"
+#include "fer/dataset.hpp"
+#include "fer/loss.hpp"
+#include "fer/lr_schedule.hpp"
+#include "fer/network.hpp"
+#include "fer/optimizer.hpp"
+
+namespace fer {
+
+struct TrainSettings {
+    std::string arch = "five_layer";  // a model-zoo name, or a path to an architecture text file
+    int epochs = 30;
+    int batch = 64;
+    OptimizerSettings optimizer;
+    ScheduleSettings schedule;
+    AugmentSettings augment;
+    bool augment_enabled = true;
+    ClassWeighting class_weighting = ClassWeighting::none;
+    std::uint64_t seed = 1;
+    int threads = 0;            // 0 = all cores
+    int patience = 0;           // early stopping: epochs without a better validation accuracy; 0 = off
+    std::string out;            // best model (by validation accuracy)
+    std::string checkpoint;     // resumable state; default out + ".ckpt"
+    double checkpoint_seconds = 300;  // also checkpoint mid-epoch this often (a kill loses at most this)
+    InputSpec input;            // normalisation stored in the model
+
+    // The settings that define the run: a checkpoint only resumes a run with the same ones.
+    std::string fingerprint() const;
+};
+
+struct EpochRecord {
+    int epoch = 0;  // 1-based
+    double learning_rate = 0, train_loss = 0, train_accuracy = 0;
+    double val_loss = 0, val_accuracy = 0, val_macro_f1 = 0;
+    double seconds = 0, images_per_second = 0;
+};
+
+struct BatchProgress {
+    int epoch;          // 1-based
+    int epochs;
+    std::size_t batch;  // 1-based, within the epoch
+    std::size_t batches;
+    double loss, accuracy;  // running means over the epoch so far
+    double images_per_second;
+    double elapsed_seconds;  // in this epoch
+};
+
+// Hooks for the tool's progress display; all optional.
+struct TrainObserver {
+    std::function<void(const std::string&)> message;
+    std::function<void(const BatchProgress&)> batch;
+    std::function<void(const EpochRecord&, bool improved)> epoch;
+};
+
+struct TrainResult {
+    std::vector<EpochRecord> history;
+    int best_epoch = 0;  // 1-based; 0 when no epoch finished
+    double best_val_accuracy = 0;
+    bool interrupted = false;   // stop was requested; a checkpoint was written
+    bool stopped_early = false;  // patience ran out
+};
+
+// Trains on `train`, validates on `val` after every epoch. With resume_from, continues that
+// checkpoint (its fingerprint must match settings, except epochs and paths). Polls `stop` after each
+// batch: when set, writes a checkpoint and returns with interrupted = true. Writes beside
+// settings.out: the best model, `<stem>.metrics.csv` (one row per epoch) and `<stem>.curves.svg`.
+// A non-finite loss throws std::runtime_error; the last checkpoint stays as it was.
+TrainResult train_network(const TrainSettings& settings, const Dataset& train, const Dataset& val,
+                          const TrainObserver& observer, const std::atomic<bool>& stop,
+                          const std::string& resume_from = "");
+
+// A fresh network: a model-zoo name or an architecture text file, initialised from seed.
+Network build_network(const std::string& arch, std::uint64_t seed, const InputSpec& input,
+                      const std::vector<std::string>& classes);
+
+// Paths of the files written beside a model: "<dir>/<stem>.metrics.csv" and "<dir>/<stem>.curves.svg".
+std::string metrics_log_path(const std::string& model_path);
+std::string curves_plot_path(const std::string& model_path);
+
+}  // namespace fer

@@ -1,0 +1,192 @@
+#include "fer/batch_norm.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <stdexcept>
+
+namespace fer {
+
+namespace {
+
+// Shortest text that reads back to the same float, so a saved architecture rebuilds the same layer.
+std::string float_text(float value) {
+    char buffer[32];
+    auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
+    return std::string(buffer, result.ptr);
+}
+
+}  // namespace
+
+BatchNorm::BatchNorm(float momentum, float epsilon) : momentum_(momentum), epsilon_(epsilon) {
+    if (!(momentum >= 0.0f && momentum <= 1.0f))
+        throw std::invalid_argument("batchnorm: momentum must be in [0, 1], got " + float_text(momentum));
+    if (!(epsilon > 0.0f))
+        throw std::invalid_argument("batchnorm: epsilon must be positive, got " + float_text(epsilon));
+}
+
+LayerConfig BatchNorm::config() const {
+    return {{"momentum", float_text(momentum_)}, {"epsilon", float_text(epsilon_)}};
+}
+
+Shape BatchNorm::setup(const Shape& in) {
+    if (in.c <= 0 || in.h <= 0 || in.w <= 0) throw std::invalid_argument("batchnorm: empty input shape " + in.str());
+    channels_ = in.c;
+    input_shape_ = output_shape_ = {0, in.c, in.h, in.w};
+    inv_std_.assign(std::size_t(channels_), 0.0f);
+    return output_shape_;
+}
+
+std::vector<ParamBlock> BatchNorm::param_blocks() const {
+    return {{"gamma", std::size_t(channels_), false}, {"beta", std::size_t(channels_), false}};
+}
+
+void BatchNorm::bind(float* params, float* grads, float* state) {
+    gamma_ = params;
+    beta_ = params + channels_;
+    gamma_grad_ = grads;
+    beta_grad_ = grads + channels_;
+    running_mean_ = state;
+    running_var_ = state + channels_;
+}
+
+void BatchNorm::init(Rng& /*rng*/) {
+    for (int c = 0; c < channels_; ++c) {
+        gamma_[c] = 1.0f;
+        beta_[c] = 0.0f;
+        running_mean_[c] = 0.0f;
+        running_var_[c] = 1.0f;
+    }
+}
+
+void BatchNorm::forward(const Tensor& in, Tensor& out, const Context& ctx) {
+    check_same_shape(in.shape().with_batch(0), input_shape_, "batchnorm input");
+    out.resize(in.shape());
+    if (ctx.training)
+        forward_training(in, out, ctx);
+    else
+        forward_eval(in, out, ctx);
+}
+
+// in, out, x_hat are (N,C,H,W); one thread owns a channel, so every statistic has one summation order.
+void BatchNorm::forward_training(const Tensor& in, Tensor& out, const Context& ctx) {
+    const int batch = in.shape().n, spatial = in.shape().h * in.shape().w;
+    const std::size_t count = std::size_t(batch) * std::size_t(spatial);
+    if (count < 2)
+        throw std::invalid_argument("batchnorm: training needs more than one value per channel, got input " +
+                                    in.shape().str());
+    x_hat_.resize(in.shape());
+    const std::size_t sample = in.shape().sample_size();
+    const float* x = in.data();
+    float* y = out.data();
+    float* x_hat = x_hat_.data();
+
+#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+    for (int c = 0; c < channels_; ++c) {
+        // Two passes (mean, then squared deviations) in double: the one-pass formula cancels badly.
+        double sum = 0.0;
+        for (int n = 0; n < batch; ++n) {
+            const float* xc = x + std::size_t(n) * sample + std::size_t(c) * spatial;
+#pragma omp simd reduction(+ : sum)
+            for (int i = 0; i < spatial; ++i) sum += double(xc[i]);
+        }
+        const double mean = sum / double(count);
+        double squares = 0.0;
+        for (int n = 0; n < batch; ++n) {
+            const float* xc = x + std::size_t(n) * sample + std::size_t(c) * spatial;
+#pragma omp simd reduction(+ : squares)
+            for (int i = 0; i < spatial; ++i) {
+                double d = double(xc[i]) - mean;
+                squares += d * d;
+            }
+        }
+        const double biased_var = squares / double(count);
+        const float inv_std = float(1.0 / std::sqrt(biased_var + double(epsilon_)));
+        inv_std_[c] = inv_std;
+        const float mean_f = float(mean), scale = gamma_[c], shift = beta_[c];
+        for (int n = 0; n < batch; ++n) {
+            const std::size_t offset = std::size_t(n) * sample + std::size_t(c) * spatial;
+            const float* xc = x + offset;
+            float* hc = x_hat + offset;
+            float* yc = y + offset;
+#pragma omp simd
+            for (int i = 0; i < spatial; ++i) {
+                float h = (xc[i] - mean_f) * inv_std;
+                hc[i] = h;
+                yc[i] = scale * h + shift;
+            }
+        }
+        // Keras: the running variance is the unbiased estimate, the normalisation uses the biased one.
+        const double unbiased_var = squares / double(count - 1);
+        running_mean_[c] = momentum_ * running_mean_[c] + (1.0f - momentum_) * float(mean);
+        running_var_[c] = momentum_ * running_var_[c] + (1.0f - momentum_) * float(unbiased_var);
+    }
+}
+
+// in, out are (N,C,H,W); the running statistics fold into one scale and shift per channel.
+void BatchNorm::forward_eval(const Tensor& in, Tensor& out, const Context& ctx) const {
+    const int batch = in.shape().n, spatial = in.shape().h * in.shape().w;
+    const std::size_t sample = in.shape().sample_size();
+    const float* x = in.data();
+    float* y = out.data();
+
+#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+    for (int c = 0; c < channels_; ++c) {
+        const float scale = gamma_[c] / std::sqrt(running_var_[c] + epsilon_);
+        const float shift = beta_[c] - running_mean_[c] * scale;
+        for (int n = 0; n < batch; ++n) {
+            const std::size_t offset = std::size_t(n) * sample + std::size_t(c) * spatial;
+            const float* xc = x + offset;
+            float* yc = y + offset;
+#pragma omp simd
+            for (int i = 0; i < spatial; ++i) yc[i] = xc[i] * scale + shift;
+        }
+    }
+}
+
+// dout, din, x_hat are (N,C,H,W). With m = N*H*W:
+//   dgamma = sum(dy * x_hat), dbeta = sum(dy),
+//   dx = gamma * inv_std / m * (m * dy - dbeta - x_hat * dgamma).
+void BatchNorm::backward(const Tensor& /*in*/, const Tensor& /*out*/, const Tensor& dout, Tensor* din,
+                         const Context& ctx) {
+    check_same_shape(dout.shape(), x_hat_.shape(), "batchnorm backward: dout vs the last training forward");
+    const int batch = dout.shape().n, spatial = dout.shape().h * dout.shape().w;
+    const std::size_t sample = dout.shape().sample_size();
+    const double count = double(batch) * double(spatial);
+    const float* dy = dout.data();
+    const float* x_hat = x_hat_.data();
+    float* dx = nullptr;
+    if (din) {
+        din->resize(dout.shape());
+        dx = din->data();
+    }
+
+#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+    for (int c = 0; c < channels_; ++c) {
+        double dy_sum = 0.0, dy_xhat_sum = 0.0;
+        for (int n = 0; n < batch; ++n) {
+            const std::size_t offset = std::size_t(n) * sample + std::size_t(c) * spatial;
+            const float* dyc = dy + offset;
+            const float* hc = x_hat + offset;
+#pragma omp simd reduction(+ : dy_sum, dy_xhat_sum)
+            for (int i = 0; i < spatial; ++i) {
+                dy_sum += double(dyc[i]);
+                dy_xhat_sum += double(dyc[i]) * double(hc[i]);
+            }
+        }
+        gamma_grad_[c] += float(dy_xhat_sum);
+        beta_grad_[c] += float(dy_sum);
+        if (!dx) continue;
+        const float scale = gamma_[c] * inv_std_[c];
+        const float mean_dy = float(dy_sum / count), mean_dy_xhat = float(dy_xhat_sum / count);
+        for (int n = 0; n < batch; ++n) {
+            const std::size_t offset = std::size_t(n) * sample + std::size_t(c) * spatial;
+            const float* dyc = dy + offset;
+            const float* hc = x_hat + offset;
+            float* dxc = dx + offset;
+#pragma omp simd
+            for (int i = 0; i < spatial; ++i) dxc[i] = scale * (dyc[i] - mean_dy - hc[i] * mean_dy_xhat);
+        }
+    }
+}
+
+}  // namespace fer

@@ -1,0 +1,114 @@
+#include "fer/conv2d.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace fer {
+
+namespace {
+
+// Architecture text writes a square window as "5" and any other as "HxW".
+std::string window_text(int h, int w) {
+    return h == w ? std::to_string(h) : std::to_string(h) + "x" + std::to_string(w);
+}
+
+}  // namespace
+
+Conv2D::Conv2D(Conv2DSpec spec) : spec_(spec) {
+    if (spec_.filters <= 0)
+        throw std::invalid_argument("conv2d: filters must be positive, got " + std::to_string(spec_.filters));
+    if (spec_.kernel_h <= 0 || spec_.kernel_w <= 0)
+        throw std::invalid_argument("conv2d: kernel must be positive, got " +
+                                    window_text(spec_.kernel_h, spec_.kernel_w));
+    if (spec_.stride_h <= 0 || spec_.stride_w <= 0)
+        throw std::invalid_argument("conv2d: stride must be positive, got " +
+                                    window_text(spec_.stride_h, spec_.stride_w));
+}
+
+LayerConfig Conv2D::config() const {
+    return {{"filters", std::to_string(spec_.filters)},
+            {"kernel", window_text(spec_.kernel_h, spec_.kernel_w)},
+            {"stride", window_text(spec_.stride_h, spec_.stride_w)},
+            {"padding", to_string(spec_.padding)},
+            {"bias", spec_.bias ? "true" : "false"}};
+}
+
+Shape Conv2D::setup(const Shape& in) {
+    if (in.c <= 0 || in.h <= 0 || in.w <= 0)
+        throw std::invalid_argument("conv2d: input shape " + in.str() + " must have positive C, H, W");
+    AxisGeometry rows{}, cols{};
+    try {
+        rows = axis_geometry(in.h, spec_.kernel_h, spec_.stride_h, spec_.padding);
+        cols = axis_geometry(in.w, spec_.kernel_w, spec_.stride_w, spec_.padding);
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("conv2d: input ") + in.str() + ": " + e.what());
+    }
+    pad_top_ = rows.pad_before;
+    pad_left_ = cols.pad_before;
+    input_shape_ = {1, in.c, in.h, in.w};
+    output_shape_ = {1, spec_.filters, rows.out, cols.out};
+    return output_shape_;
+}
+
+std::vector<ParamBlock> Conv2D::param_blocks() const {
+    std::vector<ParamBlock> blocks{{"weight", geometry(1).weight_size(), true}};
+    if (spec_.bias) blocks.push_back({"bias", std::size_t(spec_.filters), false});
+    return blocks;
+}
+
+void Conv2D::bind(float* params, float* grads, float* /*state*/) {
+    const std::size_t weight_size = geometry(1).weight_size();
+    weight_ = params;
+    weight_grad_ = grads;
+    bias_ = spec_.bias ? params + weight_size : nullptr;
+    bias_grad_ = spec_.bias ? grads + weight_size : nullptr;
+}
+
+void Conv2D::init(Rng& rng) {
+    if (!weight_) throw std::runtime_error("conv2d: init before bind");
+    const ConvGeometry g = geometry(1);
+    const double fan_in = double(g.c) * g.kh * g.kw, fan_out = double(g.oc) * g.kh * g.kw;
+    const float limit = float(std::sqrt(6.0 / (fan_in + fan_out)));
+    for (std::size_t i = 0; i < g.weight_size(); ++i) weight_[i] = rng.uniform(-limit, limit);
+    if (bias_) std::fill(bias_, bias_ + g.oc, 0.0f);
+}
+
+ConvGeometry Conv2D::geometry(int batch) const {
+    return {batch,          input_shape_.c,  input_shape_.h, input_shape_.w, spec_.filters,
+            spec_.kernel_h, spec_.kernel_w,  spec_.stride_h, spec_.stride_w, pad_top_,
+            pad_left_,      output_shape_.h, output_shape_.w};
+}
+
+void Conv2D::check_ready(const Tensor& in, const char* pass) const {
+    if (!weight_) throw std::runtime_error(std::string("conv2d: ") + pass + " before bind");
+    const Shape& s = in.shape();
+    if (s.c != input_shape_.c || s.h != input_shape_.h || s.w != input_shape_.w)
+        throw std::invalid_argument(std::string("conv2d: ") + pass + " input " + s.str() + " does not match setup " +
+                                    input_shape_.with_batch(s.n).str());
+}
+
+void Conv2D::forward(const Tensor& in, Tensor& out, const Context& ctx) {
+    check_ready(in, "forward");
+    const ConvGeometry g = geometry(in.shape().n);
+    out.resize(output_shape_.with_batch(g.n));
+    conv2d_forward(g, in.data(), weight_, bias_, out.data(), ctx.threads, workspace_);
+}
+
+void Conv2D::backward(const Tensor& in, const Tensor& /*out*/, const Tensor& dout, Tensor* din, const Context& ctx) {
+    check_ready(in, "backward");
+    const ConvGeometry g = geometry(in.shape().n);
+    check_same_shape(dout.shape(), output_shape_.with_batch(g.n), "conv2d backward dout");
+    if (din) {
+        din->resize(in.shape());
+        conv2d_backward_input(g, dout.data(), weight_, din->data(), ctx.threads, workspace_);
+    }
+    conv2d_backward_weights(g, in.data(), dout.data(), weight_grad_, bias_grad_, ctx.threads, workspace_);
+}
+
+std::uint64_t Conv2D::macs() const {
+    const ConvGeometry g = geometry(1);
+    return std::uint64_t(g.output_size()) * g.patch_size();
+}
+
+}  // namespace fer

@@ -1,0 +1,104 @@
+#include "fer/loss.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace fer {
+
+// logits is (N,K,1,1), labels (N), class_weights (K) or empty, dlogits (N,K,1,1)
+LossResult softmax_cross_entropy(const Tensor& logits, std::span<const int> labels,
+                                 std::span<const float> class_weights, Tensor* dlogits) {
+    const Shape& shape = logits.shape();
+    if (shape.h != 1 || shape.w != 1 || shape.c < 1)
+        throw std::invalid_argument("softmax_cross_entropy: logits must be (N,K,1,1) with K >= 1, got " + shape.str());
+    const int batch = shape.n, classes = shape.c;
+    if (labels.size() != std::size_t(batch))
+        throw std::invalid_argument("softmax_cross_entropy: " + std::to_string(labels.size()) + " labels for " +
+                                    std::to_string(batch) + " samples");
+    if (!class_weights.empty() && class_weights.size() != std::size_t(classes))
+        throw std::invalid_argument("softmax_cross_entropy: " + std::to_string(class_weights.size()) +
+                                    " class weights for " + std::to_string(classes) + " classes");
+    for (int i = 0; i < batch; ++i)
+        if (labels[i] < 0 || labels[i] >= classes)
+            throw std::invalid_argument("softmax_cross_entropy: sample " + std::to_string(i) + " has label " +
+                                        std::to_string(labels[i]) + ", expected 0.." + std::to_string(classes - 1));
+    if (dlogits) dlogits->resize(shape);
+
+    // Serial on purpose: N*K is a few hundred values, far below what an OpenMP region pays back,
+    // and a serial sum keeps the loss independent of the thread count.
+    double total = 0.0;
+    std::size_t correct = 0;
+    const double inv_batch = batch > 0 ? 1.0 / batch : 0.0;
+    for (int i = 0; i < batch; ++i) {
+        const float* row = logits.sample(i);
+        const int label = labels[i];
+        const double weight = class_weights.empty() ? 1.0 : double(class_weights[label]);
+        const int arg_max = int(std::max_element(row, row + classes) - row);
+        if (arg_max == label) ++correct;
+        const double row_max = row[arg_max];
+        double sum_exp = 0.0;
+        for (int k = 0; k < classes; ++k) sum_exp += std::exp(double(row[k]) - row_max);
+        const double log_sum_exp = row_max + std::log(sum_exp);
+        total += weight * (log_sum_exp - double(row[label]));
+        if (dlogits) {
+            float* grad = dlogits->sample(i);
+            const double scale = weight * inv_batch;
+            for (int k = 0; k < classes; ++k) {
+                double probability = std::exp(double(row[k]) - log_sum_exp);
+                grad[k] = float(scale * (probability - (k == label ? 1.0 : 0.0)));
+            }
+        }
+    }
+    return {total * inv_batch, correct};
+}
+
+std::vector<float> inverse_frequency_weights(std::span<const std::size_t> counts) {
+    std::size_t largest = counts.empty() ? 0 : *std::max_element(counts.begin(), counts.end());
+    std::vector<float> weights(counts.size(), 0.0f);
+    for (std::size_t j = 0; j < counts.size(); ++j)
+        if (counts[j] > 0) weights[j] = float(double(largest) / double(counts[j]));
+    return weights;
+}
+
+std::vector<float> balanced_weights(std::span<const std::size_t> counts) {
+    double total = 0.0;
+    for (std::size_t count : counts) total += double(count);
+    std::vector<float> weights(counts.size(), 0.0f);
+    for (std::size_t j = 0; j < counts.size(); ++j)
+        if (counts[j] > 0) weights[j] = float(total / (double(counts.size()) * double(counts[j])));
+    return weights;
+}
+
+ClassWeighting parse_class_weighting(const std::string& text) {
+    if (text == "none") return ClassWeighting::none;
+    if (text == "inverse") return ClassWeighting::inverse;
+    if (text == "balanced") return ClassWeighting::balanced;
+    throw std::invalid_argument("class weighting: unknown '" + text + "' (known: none, inverse, balanced)");
+}
+
+std::string to_string(ClassWeighting weighting) {
+    switch (weighting) {
+        case ClassWeighting::none:
+            return "none";
+        case ClassWeighting::inverse:
+            return "inverse";
+        case ClassWeighting::balanced:
+            return "balanced";
+    }
+    throw std::invalid_argument("class weighting: invalid enum value");
+}
+
+std::vector<float> class_weights(ClassWeighting weighting, std::span<const std::size_t> counts) {
+    switch (weighting) {
+        case ClassWeighting::none:
+            return std::vector<float>(counts.size(), 1.0f);
+        case ClassWeighting::inverse:
+            return inverse_frequency_weights(counts);
+        case ClassWeighting::balanced:
+            return balanced_weights(counts);
+    }
+    throw std::invalid_argument("class weighting: invalid enum value");
+}
+
+}  // namespace fer

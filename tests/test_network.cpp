@@ -1,0 +1,192 @@
+// Network: shapes, probabilities, logits vs softmax, seeding, backward plumbing, moves and the summary.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "fer/architecture.hpp"
+#include "fer/model_zoo.hpp"
+#include "fer/network.hpp"
+#include "gradcheck.hpp"
+
+namespace {
+
+fer::Network small_network() {
+    fer::Architecture arch = fer::parse_architecture(R"(input channels=2 height=6 width=6
+conv2d filters=3 kernel=3 stride=1 padding=same bias=true
+batchnorm momentum=0.9 epsilon=0.001
+relu
+residual relu=true {
+  conv2d filters=3 kernel=3 stride=1 padding=same bias=false
+  squeeze_excite reduction=1
+}
+avgpool2d size=2 stride=2 padding=valid
+flatten
+dense units=4 bias=true
+softmax
+)",
+                                                     "small.arch");
+    return fer::Network(std::move(arch.layers), fer::InputSpec{2, 6, 6}, {"a", "b", "c", "d"});
+}
+
+std::vector<float> softmax_rows(const fer::Tensor& logits) {
+    std::vector<float> out(logits.size());
+    int classes = logits.shape().c;
+    for (int n = 0; n < logits.shape().n; ++n) {
+        const float* row = logits.sample(n);
+        float max = row[0];
+        for (int k = 1; k < classes; ++k) max = std::max(max, row[k]);
+        float total = 0.0f;
+        for (int k = 0; k < classes; ++k) total += std::exp(row[k] - max);
+        for (int k = 0; k < classes; ++k) out[std::size_t(n * classes + k)] = std::exp(row[k] - max) / total;
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("network: zoo models give (N,7,1,1) probabilities that match softmax(logits)") {
+    fer::Context eval{false, 2, 0};
+    fer::Tensor input = fer::testing::random_tensor({2, 1, 48, 48}, 11);
+    for (const auto& name : fer::model_names()) {
+        CAPTURE(name);
+        fer::Network net = fer::build_model(name, 5);
+        CHECK(net.ends_in_softmax());
+        fer::Tensor probabilities = net.forward(input, eval);
+        CHECK(probabilities.shape() == fer::Shape{2, 7, 1, 1});
+        for (int n = 0; n < 2; ++n) {
+            float total = 0.0f;
+            for (int k = 0; k < 7; ++k) {
+                CHECK(probabilities.sample(n)[k] >= 0.0f);
+                total += probabilities.sample(n)[k];
+            }
+            CHECK(total == doctest::Approx(1.0f).epsilon(1e-5));
+        }
+        const fer::Tensor& logits = net.forward_logits(input, eval);
+        CHECK(logits.shape() == fer::Shape{2, 7, 1, 1});
+        std::vector<float> expected = softmax_rows(logits);
+        for (std::size_t i = 0; i < expected.size(); ++i)
+            CHECK(probabilities[i] == doctest::Approx(expected[i]).epsilon(1e-5));
+    }
+}
+
+TEST_CASE("network: the seed decides the parameters and the dropout seeds") {
+    fer::Network a = fer::build_model("five_layer", 7);
+    fer::Network b = fer::build_model("five_layer", 7);
+    fer::Network c = fer::build_model("five_layer", 8);
+    CHECK(std::equal(a.params().begin(), a.params().end(), b.params().begin()));
+    CHECK(std::equal(a.state().begin(), a.state().end(), b.state().begin()));
+    CHECK(a.architecture() == b.architecture());
+    CHECK_FALSE(std::equal(a.params().begin(), a.params().end(), c.params().begin()));
+    CHECK(a.architecture() != c.architecture());  // the dropout seed is written in the architecture
+    // Re-initialising with the first seed gives the first parameters back.
+    c.init(7);
+    CHECK(std::equal(a.params().begin(), a.params().end(), c.params().begin()));
+}
+
+TEST_CASE("network: decay mask follows the layers' parameter blocks") {
+    fer::Network net = fer::build_model("five_layer", 1);
+    REQUIRE(net.decay_mask().size() == net.trainable_count());
+    std::size_t decayed = 0;
+    for (auto flag : net.decay_mask()) decayed += flag;
+    // conv weights 32*1*25 + 32*32*16 + 64*32*25, dense weights 2304*1024 + 1024*7; no biases, no BN.
+    CHECK(decayed == 800 + 16384 + 51200 + 2359296 + 7168);
+    CHECK(net.decay_mask()[0] == 1);
+}
+
+TEST_CASE("network: backward gives the parameter gradients of the logits") {
+    fer::Network net = small_network();
+    net.init(3);
+    fer::Tensor input = fer::testing::random_tensor({3, 2, 6, 6}, 4);
+    fer::Tensor upstream = fer::testing::random_tensor({3, 4, 1, 1}, 5);
+    fer::Context train{true, 1, 0};
+    auto objective = [&] {
+        // Training mode so BatchNorm uses batch statistics, as backward assumes; state changes do not
+        // feed back into a training forward.
+        const fer::Tensor& logits = net.forward_logits(input, train);
+        double total = 0.0;
+        for (std::size_t i = 0; i < logits.size(); ++i) total += double(logits[i]) * upstream[i];
+        return total;
+    };
+    objective();
+    net.zero_grads();
+    net.backward(input, upstream, train);
+    std::vector<float> analytic(net.grads().begin(), net.grads().end());
+    // Accumulates: a second backward doubles the gradients.
+    net.backward(input, upstream, train);
+    CHECK(net.grads()[0] == doctest::Approx(2 * analytic[0]));
+    // dlogits after a full forward (which ends in the softmax) is a mistake the network catches.
+    net.forward(input, train);
+    CHECK_THROWS_AS(net.backward(input, upstream, train), std::logic_error);
+
+    const float step = 1e-2f;
+    std::size_t nonzero = 0;
+    for (std::size_t i = 0; i < net.trainable_count(); i += 7) {
+        float saved = net.params()[i];
+        net.params()[i] = saved + step;
+        double plus = objective();
+        net.params()[i] = saved - step;
+        double minus = objective();
+        net.params()[i] = saved;
+        double numeric = (plus - minus) / (2 * step);
+        CAPTURE(i);
+        CHECK(analytic[i] == doctest::Approx(numeric).epsilon(2e-2).scale(1.0));
+        nonzero += analytic[i] != 0.0f;
+    }
+    CHECK(nonzero > 5);
+}
+
+TEST_CASE("network: errors for wrong inputs and mismatched class lists") {
+    fer::Network net = small_network();
+    fer::Context eval{false, 1, 0};
+    CHECK_THROWS_AS(net.forward(fer::Tensor({1, 1, 6, 6}), eval), std::invalid_argument);
+    CHECK_THROWS_AS(net.forward(fer::Tensor({1, 2, 6, 5}), eval), std::invalid_argument);
+    fer::Architecture arch =
+        fer::parse_architecture("input channels=1 height=4 width=4\nflatten\ndense units=3\n", "x");
+    CHECK_THROWS_WITH_AS(fer::Network(std::move(arch.layers), fer::InputSpec{1, 4, 4}, {"a", "b"}),
+                         doctest::Contains("2 classes"), std::invalid_argument);
+    fer::Architecture spatial = fer::parse_architecture("input channels=1 height=4 width=4\nconv2d filters=2\n", "x");
+    CHECK_THROWS_AS(fer::Network(std::move(spatial.layers), fer::InputSpec{1, 4, 4}, {"a", "b"}),
+                    std::invalid_argument);
+}
+
+TEST_CASE("network: a moved network still computes the same outputs") {
+    fer::Network original = small_network();
+    original.init(9);
+    fer::Tensor input = fer::testing::random_tensor({2, 2, 6, 6}, 6);
+    fer::Context eval{false, 1, 0};
+    fer::Tensor before = original.forward(input, eval);
+    fer::Network moved = std::move(original);
+    fer::Tensor after = moved.forward(input, eval);
+    CHECK(std::equal(before.span().begin(), before.span().end(), after.span().begin()));
+    std::vector<fer::Network> networks;
+    networks.push_back(std::move(moved));
+    networks.push_back(small_network());  // may reallocate the vector, moving the first network again
+    fer::Tensor in_vector = networks[0].forward(input, eval);
+    CHECK(std::equal(before.span().begin(), before.span().end(), in_vector.span().begin()));
+}
+
+TEST_CASE("network: summary lists the layers and the totals") {
+    CHECK(fer::with_thousands_separators(0) == "0");
+    CHECK(fer::with_thousands_separators(999) == "999");
+    CHECK(fer::with_thousands_separators(1000) == "1,000");
+    CHECK(fer::with_thousands_separators(2438311) == "2,438,311");
+
+    std::string gap = fer::build_model("gap", 1).summary();
+    CHECK(gap.find("Trainable params: 641,463\n") != std::string::npos);
+    CHECK(gap.find("Non-trainable params: 1,472\n") != std::string::npos);
+    CHECK(gap.find("Total params: 642,935\n") != std::string::npos);
+    CHECK(gap.find("(None,16,48,48)") != std::string::npos);
+    CHECK(gap.find("(None,7,1,1)") != std::string::npos);
+    CHECK(gap.find("global_avg_pool") != std::string::npos);
+    CHECK(gap.find("800") != std::string::npos);  // the first convolution: 16*49 + 16
+
+    std::string resnet = fer::build_model("resnet_se", 1).summary();
+    CHECK(resnet.find("\nresidual ") != std::string::npos);
+    CHECK(resnet.find("\n  conv2d ") != std::string::npos);  // body rows are indented
+    CHECK(resnet.find("\n  squeeze_excite ") != std::string::npos);
+    CHECK(resnet.find("\n  shortcut:") != std::string::npos);
+    CHECK(resnet.find("\n    conv2d ") != std::string::npos);
+}

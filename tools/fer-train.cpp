@@ -1,0 +1,164 @@
+// fer-train: trains a network on FER2013-style data (class folders or fer2013.csv).
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <unistd.h>
+
+#include "fer/dataset.hpp"
+#include "fer/model_zoo.hpp"
+#include "fer/trainer.hpp"
+
+namespace {
+
+// Signal handlers can only reach a static; this flag is the one piece of process-wide state, and
+// the training loop only reads it.
+std::atomic<bool> stop_requested{false};
+
+void request_stop(int signal_number) {
+    stop_requested = true;
+    std::signal(signal_number, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+std::string format_duration(double seconds) {
+    int s = int(seconds + 0.5);
+    char buf[32];
+    if (s >= 3600)
+        std::snprintf(buf, sizeof buf, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
+    else
+        std::snprintf(buf, sizeof buf, "%d:%02d", s / 60, s % 60);
+    return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"fer-train: train an emotion classifier on FER2013-style data"};
+    app.set_version_flag("--version", std::string("fer-train ") + FER_VERSION);
+    fer::TrainSettings s;
+    std::string data, val, split = "Training", val_split = "PublicTest", resume;
+    std::string class_weights = "none";
+    bool no_augment = false, no_mirror = false, strict = false, quiet = false;
+    std::size_t limit = 0;
+
+    std::string known_models;
+    for (const auto& name : fer::model_names()) known_models += (known_models.empty() ? "" : ", ") + name;
+    app.add_option("--arch", s.arch, "model: " + known_models + ", or an architecture file")->capture_default_str();
+    app.add_option("--data", data, "training data: a folder of class folders, a folder holding train/ val/, or fer2013.csv")
+        ->required();
+    app.add_option("--split", split, "training split of a csv or of a folder with splits")->capture_default_str();
+    app.add_option("--val", val, "validation data (default: --data with --val-split)");
+    app.add_option("--val-split", val_split, "validation split")->capture_default_str();
+    app.add_option("--epochs", s.epochs, "epochs")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--batch", s.batch, "batch size")->capture_default_str()->check(CLI::Range(2, 1 << 16));
+    app.add_option("--out", s.out, "output model file (the best epoch on validation)")->required();
+    app.add_option("--optimizer", s.optimizer.kind, "sgd, adam or adamw")->capture_default_str();
+    app.add_option("--lr", s.schedule.learning_rate, "learning rate")->capture_default_str();
+    app.add_option("--momentum", s.optimizer.momentum, "SGD momentum")->capture_default_str();
+    app.add_flag("--nesterov", s.optimizer.nesterov, "Nesterov momentum (SGD)");
+    app.add_option("--weight-decay", s.optimizer.weight_decay, "weight decay (L2 for sgd/adam, decoupled for adamw)")
+        ->capture_default_str();
+    app.add_option("--schedule", s.schedule.kind, "constant, step, cosine or plateau")->capture_default_str();
+    app.add_option("--step-size", s.schedule.step_size, "step schedule: epochs per decay")->capture_default_str();
+    app.add_option("--gamma", s.schedule.gamma, "step schedule: decay factor")->capture_default_str();
+    app.add_option("--warmup", s.schedule.warmup_epochs, "cosine schedule: linear warm-up epochs")->capture_default_str();
+    app.add_option("--min-lr", s.schedule.min_lr, "cosine/plateau: lowest learning rate")->capture_default_str();
+    app.add_option("--lr-factor", s.schedule.factor, "plateau: factor on a plateau")->capture_default_str();
+    app.add_option("--lr-patience", s.schedule.patience, "plateau: epochs without improvement")->capture_default_str();
+    app.add_flag("--no-augment", no_augment, "turn all augmentation off");
+    app.add_flag("--no-mirror", no_mirror, "no horizontal mirroring");
+    app.add_option("--zoom", s.augment.zoom, "random zoom range (0.1 = +-10 %)")->capture_default_str();
+    app.add_option("--rotation", s.augment.rotation_degrees, "random rotation range in degrees")->capture_default_str();
+    app.add_option("--shift", s.augment.shift, "random shift range, fraction of the size")->capture_default_str();
+    app.add_option("--class-weights", class_weights, "none, inverse (n_max/n_j) or balanced (n/(k n_j))")
+        ->capture_default_str();
+    app.add_option("--seed", s.seed, "random seed (same seed and threads: identical run)")->capture_default_str();
+    app.add_option("--threads", s.threads, "threads (0 = all cores)")->capture_default_str();
+    app.add_option("--patience", s.patience, "early stopping after N epochs without a better validation accuracy (0 = off)")
+        ->capture_default_str();
+    app.add_option("--resume", resume, "continue from this checkpoint");
+    app.add_option("--checkpoint", s.checkpoint, "checkpoint path (default: OUT.ckpt)");
+    app.add_option("--checkpoint-every", s.checkpoint_seconds, "seconds between mid-epoch checkpoints")
+        ->capture_default_str();
+    app.add_option("--limit", limit, "train on a random subset of this many images (0 = all)");
+    app.add_flag("--strict", strict, "an unreadable image is an error instead of being skipped");
+    app.add_flag("--quiet", quiet, "no progress bar");
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        s.class_weighting = fer::parse_class_weighting(class_weights);
+        s.schedule.total_epochs = s.epochs;
+        s.augment_enabled = !no_augment;
+        if (no_mirror) s.augment.mirror = false;
+
+        fer::LoadOptions load;
+        load.strict = strict;
+        load.threads = s.threads;
+        auto load_reported = [&](const std::string& path, const std::string& which_split, const char* role) {
+            fer::LoadReport report;
+            fer::Dataset d = fer::load_dataset(path, which_split, load, &report);
+            for (const auto& issue : report.skipped_files)
+                std::fprintf(stderr, "warning: skipped %s: %s\n", issue.source.c_str(), issue.reason.c_str());
+            for (const auto& folder : report.ignored_folders)
+                std::fprintf(stderr, "warning: ignored folder %s (not a class)\n", folder.c_str());
+            if (!report.skipped_files.empty())
+                std::fprintf(stderr, "warning: %zu unreadable files skipped in %s\n", report.skipped_files.size(), role);
+            return d;
+        };
+        fer::Dataset train = load_reported(data, split, "training data");
+        fer::Dataset validation = load_reported(val.empty() ? data : val, val_split, "validation data");
+        if (validation.sources == train.sources)
+            throw std::invalid_argument("the validation data is the training data (" + data +
+                                        "); give --val DIR, or a --data folder holding train/ and val/");
+        if (limit > 0) train = fer::random_subset(train, limit, s.seed);
+        std::fprintf(stderr, "training images %zu, validation images %zu\n", train.size(), validation.size());
+
+        fer::TrainObserver observer;
+        observer.message = [](const std::string& text) { std::fprintf(stderr, "%s\n", text.c_str()); };
+        const bool tty = isatty(fileno(stderr));
+        if (!quiet) {
+            observer.batch = [tty, last_tenth = std::size_t(0)](const fer::BatchProgress& p) mutable {
+                double eta = p.elapsed_seconds / double(p.batch) * double(p.batches - p.batch);
+                if (tty) {
+                    const int width = 30;
+                    int done = int(double(width) * double(p.batch) / double(p.batches));
+                    std::fprintf(stderr, "\repoch %d/%d [%s%s] %zu/%zu ETA %s %.0f img/s loss %.4f acc %.2f%%  ",
+                                 p.epoch, p.epochs, std::string(std::size_t(done), '=').c_str(),
+                                 std::string(std::size_t(width - done), ' ').c_str(), p.batch, p.batches,
+                                 format_duration(eta).c_str(), p.images_per_second, p.loss, 100 * p.accuracy);
+                } else {
+                    std::size_t tenth = p.batch * 10 / p.batches;
+                    if (tenth == last_tenth) return;
+                    last_tenth = tenth;
+                    std::fprintf(stderr, "epoch %d/%d %3zu%% ETA %s %.0f img/s loss %.4f acc %.2f%%\n", p.epoch,
+                                 p.epochs, tenth * 10, format_duration(eta).c_str(), p.images_per_second, p.loss,
+                                 100 * p.accuracy);
+                }
+            };
+        }
+        observer.epoch = [tty, quiet](const fer::EpochRecord& r, bool improved) {
+            if (tty && !quiet) std::fprintf(stderr, "\r\033[K");
+            std::fprintf(stderr,
+                         "epoch %d lr %.3g: loss %.4f acc %.2f%% | val loss %.4f acc %.2f%% macro-F1 %.4f | %s, %.0f "
+                         "img/s%s\n",
+                         r.epoch, r.learning_rate, r.train_loss, 100 * r.train_accuracy, r.val_loss,
+                         100 * r.val_accuracy, r.val_macro_f1, format_duration(r.seconds).c_str(), r.images_per_second,
+                         improved ? "  (best, saved)" : "");
+        };
+
+        std::signal(SIGINT, request_stop);
+        std::signal(SIGTERM, request_stop);
+        fer::TrainResult result = fer::train_network(s, train, validation, observer, stop_requested, resume);
+        if (result.interrupted) return 130;
+        std::fprintf(stderr, "best validation accuracy %.2f %% at epoch %d, saved to %s\n", 100 * result.best_val_accuracy,
+                     result.best_epoch, s.out.c_str());
+        std::fprintf(stderr, "metrics: %s, curves: %s\n", fer::metrics_log_path(s.out).c_str(),
+                     fer::curves_plot_path(s.out).c_str());
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "\nfer-train: error: %s\n", e.what());
+        return 1;
+    }
+}
