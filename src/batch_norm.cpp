@@ -79,6 +79,10 @@ void BatchNorm::forward_training(const Tensor& in, Tensor& out, const Context& c
     const float* x = in.data();
     float* y = out.data();
     float* x_hat = x_hat_.data();
+    // Early in training the exponential average would still be mostly its initial (0, 1): step t
+    // uses min(momentum, t / (t + 1)), a plain mean of the batches seen so far, until that reaches
+    // the configured momentum. Short runs then evaluate with real statistics.
+    const float momentum = std::min(momentum_, float(double(ctx.step) / double(ctx.step + 1)));
 
 #pragma omp parallel for num_threads(ctx.threads) schedule(static)
     for (int c = 0; c < channels_; ++c) {
@@ -117,8 +121,8 @@ void BatchNorm::forward_training(const Tensor& in, Tensor& out, const Context& c
         }
         // Keras: the running variance is the unbiased estimate, the normalisation uses the biased one.
         const double unbiased_var = squares / double(count - 1);
-        running_mean_[c] = momentum_ * running_mean_[c] + (1.0f - momentum_) * float(mean);
-        running_var_[c] = momentum_ * running_var_[c] + (1.0f - momentum_) * float(unbiased_var);
+        running_mean_[c] = momentum * running_mean_[c] + (1.0f - momentum) * float(mean);
+        running_var_[c] = momentum * running_var_[c] + (1.0f - momentum) * float(unbiased_var);
     }
 }
 

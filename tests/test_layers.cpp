@@ -135,13 +135,28 @@ TEST_CASE("batchnorm training normalises each channel") {
     }
 }
 
+TEST_CASE("batchnorm running statistics start as a cumulative mean of the batch statistics") {
+    fer::BatchNorm layer;  // momentum 0.99
+    const Shape in{4, 1, 1, 1};
+    BoundLayer bound(layer, in);
+    Tensor y;
+    Tensor first(in), second(in);
+    for (int n = 0; n < 4; ++n) first[std::size_t(n)] = float(n), second[std::size_t(n)] = float(2 * n + 10);
+    layer.forward(first, y, train_context(1, 0));  // step 0: m = 0, the batch statistics themselves
+    CHECK(bound.state[0] == doctest::Approx(1.5));
+    CHECK(bound.state[1] == doctest::Approx(5.0 / 3.0));  // unbiased variance of 0 1 2 3
+    layer.forward(second, y, train_context(1, 1));  // step 1: m = 1/2, the mean of both batches
+    CHECK(bound.state[0] == doctest::Approx((1.5 + 13.0) / 2));
+    CHECK(bound.state[1] == doctest::Approx((5.0 / 3.0 + 20.0 / 3.0) / 2));
+}
+
 TEST_CASE("batchnorm running statistics follow the Keras update with the unbiased variance") {
     fer::BatchNorm layer;  // momentum 0.99
     const Shape in{3, 2, 2, 2};
     BoundLayer bound(layer, in);
     Tensor x = random_tensor(in, 5, 2.0f);
     Tensor y;
-    layer.forward(x, y, train_context());
+    layer.forward(x, y, train_context(1, 1000));  // late in training: the plain Keras update
     for (int c = 0; c < in.c; ++c) {
         std::vector<double> values;
         for (int n = 0; n < in.n; ++n)

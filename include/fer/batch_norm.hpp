@@ -13,7 +13,8 @@ namespace fer {
 
 class BatchNorm final : public Layer {
 public:
-    // running = momentum * running + (1 - momentum) * batch statistic.
+    // running = m * running + (1 - m) * batch statistic, with m = min(momentum, t / (t + 1)) at
+    // training step t (ctx.step): a cumulative mean over the first steps, then Keras' exponential one.
     explicit BatchNorm(float momentum = 0.99f, float epsilon = 1e-3f);
 
     std::string kind() const override { return "batchnorm"; }

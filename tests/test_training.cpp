@@ -1,0 +1,262 @@
+// End-to-end training tests on small synthetic data: the training loop learns, resuming is exact,
+// checkpoints and models are valid, ensembles and reports add up, and bad settings fail clearly.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+
+#include "fer/atomic_file.hpp"
+#include "fer/dataset.hpp"
+#include "fer/evaluate.hpp"
+#include "fer/model_file.hpp"
+#include "fer/model_zoo.hpp"
+#include "fer/synthetic_data.hpp"
+#include "fer/trainer.hpp"
+#include "temp_dir.hpp"
+
+namespace fer {
+namespace {
+
+// Small enough to train in well under a second per epoch, big enough to learn the stripe classes.
+constexpr const char* kTinyArchitecture = R"(input channels=1 height=48 width=48
+conv2d filters=16 kernel=5 stride=2 padding=same bias=true
+batchnorm momentum=0.9
+relu
+maxpool2d size=2 stride=2 padding=valid
+conv2d filters=16 kernel=3 stride=1 padding=same bias=true
+batchnorm momentum=0.9
+relu
+global_avg_pool
+flatten
+dense units=7
+softmax
+)";
+
+struct SyntheticSplits {
+    TempDir dir;
+    Dataset train, val;
+    std::string arch_path;
+};
+
+SyntheticSplits make_splits(std::size_t per_class) {
+    SyntheticSplits s;
+    write_synthetic_dataset(s.dir.path("train"), fer2013_classes(), per_class, 11);
+    write_synthetic_dataset(s.dir.path("val"), fer2013_classes(), per_class / 2, 12);
+    LoadOptions options;
+    s.train = load_image_folder(s.dir.path("train"), options);
+    s.val = load_image_folder(s.dir.path("val"), options);
+    s.arch_path = s.dir.path("tiny.arch");
+    write_file_atomically(s.arch_path, std::string(kTinyArchitecture));
+    return s;
+}
+
+TrainSettings tiny_settings(const SyntheticSplits& s, const std::string& out) {
+    TrainSettings t;
+    t.arch = s.arch_path;
+    t.epochs = 3;
+    t.batch = 16;
+    t.optimizer.kind = "adam";
+    t.schedule.learning_rate = 0.01f;
+    t.seed = 5;
+    t.threads = 2;
+    t.out = out;
+    t.augment.rotation_degrees = 5;
+    return t;
+}
+
+std::vector<float> file_params(const std::string& path) {
+    LoadedModel m = load_model(path);
+    return {m.network.params().begin(), m.network.params().end()};
+}
+
+}  // namespace
+
+TEST_CASE("training learns the synthetic classes and writes model, metrics and curves") {
+    SyntheticSplits s = make_splits(40);
+    std::atomic<bool> stop{false};
+    TrainSettings t = tiny_settings(s, s.dir.path("tiny.fer"));
+    t.epochs = 6;
+    t.schedule.learning_rate = 0.003f;
+    TrainResult result = train_network(t, s.train, s.val, {}, stop);
+    REQUIRE(result.history.size() == 6);
+    CHECK_FALSE(result.interrupted);
+    CHECK(result.best_val_accuracy > 0.45);  // chance is 1/7
+    CHECK(result.history.back().train_loss < result.history.front().train_loss);
+
+    LoadedModel model = load_model(t.out);
+    CHECK(model.network.class_names() == fer2013_classes());
+    CHECK(model.metadata.extra.at("epoch") == std::to_string(result.best_epoch));
+    // The saved model is the best epoch: evaluating it reproduces that epoch's validation accuracy.
+    Network* nets[] = {&model.network};
+    Evaluation e = evaluate_probabilities(predict_probabilities(nets, {}, s.val, {}), s.val);
+    CHECK(e.matrix.accuracy() == doctest::Approx(result.best_val_accuracy).epsilon(1e-9));
+    CHECK(e.matrix.total() == s.val.size());
+
+    std::string csv = read_file(metrics_log_path(t.out));
+    CHECK(csv.starts_with("epoch,learning_rate,train_loss"));
+    CHECK(std::count(csv.begin(), csv.end(), '\n') == 7);
+    CHECK(read_file(curves_plot_path(t.out)).find("<svg") == 0);
+}
+
+TEST_CASE("a run is bit-identical for the same seed and threads, and differs with another seed") {
+    SyntheticSplits s = make_splits(8);
+    std::atomic<bool> stop{false};
+    TrainSettings a = tiny_settings(s, s.dir.path("a.fer"));
+    a.epochs = 1;
+    TrainSettings b = a;
+    b.out = s.dir.path("b.fer");
+    TrainSettings c = a;
+    c.out = s.dir.path("c.fer");
+    c.seed = 6;
+    train_network(a, s.train, s.val, {}, stop);
+    train_network(b, s.train, s.val, {}, stop);
+    train_network(c, s.train, s.val, {}, stop);
+    CHECK(file_params(a.out) == file_params(b.out));
+    CHECK(file_params(a.out) != file_params(c.out));
+}
+
+TEST_CASE("an interrupted and resumed run ends exactly where an uninterrupted one does") {
+    SyntheticSplits s = make_splits(16);
+    std::atomic<bool> never{false};
+    TrainSettings whole = tiny_settings(s, s.dir.path("whole.fer"));
+    whole.schedule.kind = "plateau";  // stateful schedule: its state must survive the checkpoint
+    whole.schedule.patience = 0;
+    TrainResult uninterrupted = train_network(whole, s.train, s.val, {}, never);
+
+    TrainSettings parts = whole;
+    parts.out = s.dir.path("parts.fer");
+    std::atomic<bool> stop{false};
+    TrainObserver observer;
+    // Stop in the middle of the second epoch.
+    observer.batch = [&](const BatchProgress& p) {
+        if (p.epoch == 2 && p.batch == 3) stop = true;
+    };
+    TrainResult first = train_network(parts, s.train, s.val, observer, stop);
+    REQUIRE(first.interrupted);
+    REQUIRE(first.history.size() == 1);
+    REQUIRE(std::filesystem::exists(parts.out + ".ckpt"));
+
+    std::atomic<bool> go{false};
+    TrainResult resumed = train_network(parts, s.train, s.val, {}, go, parts.out + ".ckpt");
+    REQUIRE(resumed.history.size() == uninterrupted.history.size());
+    for (std::size_t i = 0; i < resumed.history.size(); ++i) {
+        CHECK(resumed.history[i].train_loss == uninterrupted.history[i].train_loss);
+        CHECK(resumed.history[i].val_accuracy == uninterrupted.history[i].val_accuracy);
+        CHECK(resumed.history[i].learning_rate == uninterrupted.history[i].learning_rate);
+    }
+    CHECK(file_params(parts.out) == file_params(whole.out));
+    LoadedModel a = load_model(parts.out), b = load_model(whole.out);
+    CHECK(std::vector<float>(a.network.state().begin(), a.network.state().end()) ==
+          std::vector<float>(b.network.state().begin(), b.network.state().end()));
+}
+
+TEST_CASE("resuming refuses a checkpoint of a run with other settings, and a damaged checkpoint") {
+    SyntheticSplits s = make_splits(8);
+    std::atomic<bool> stop{false};
+    TrainSettings t = tiny_settings(s, s.dir.path("m.fer"));
+    t.epochs = 1;
+    train_network(t, s.train, s.val, {}, stop);
+    TrainSettings other = t;
+    other.batch = 8;
+    CHECK_THROWS_WITH(train_network(other, s.train, s.val, {}, stop, t.out + ".ckpt"),
+                      doctest::Contains("other settings"));
+    std::string bytes = read_file(t.out + ".ckpt");
+    bytes[bytes.size() / 2] ^= 0x5a;
+    write_file_atomically(s.dir.path("bad.ckpt"), bytes);
+    CHECK_THROWS_WITH(train_network(t, s.train, s.val, {}, stop, s.dir.path("bad.ckpt")),
+                      doctest::Contains("corrupt checkpoint"));
+    write_file_atomically(s.dir.path("short.ckpt"), bytes.substr(0, 5));
+    CHECK_THROWS_WITH(train_network(t, s.train, s.val, {}, stop, s.dir.path("short.ckpt")),
+                      doctest::Contains("not a fer-train checkpoint"));
+}
+
+TEST_CASE("a diverging run stops with a clear message and keeps its last checkpoint") {
+    SyntheticSplits s = make_splits(8);
+    std::atomic<bool> stop{false};
+    TrainSettings t = tiny_settings(s, s.dir.path("m.fer"));
+    t.epochs = 1;
+    train_network(t, s.train, s.val, {}, stop);
+    std::string checkpoint = read_file(t.out + ".ckpt");
+    TrainSettings wild = t;
+    wild.epochs = 2;
+    wild.optimizer.kind = "sgd";
+    wild.schedule.learning_rate = 1e30f;
+    wild.out = s.dir.path("wild.fer");
+    wild.checkpoint = t.out + ".ckpt";
+    CHECK_THROWS_WITH(train_network(wild, s.train, s.val, {}, stop), doctest::Contains("loss is"));
+    CHECK(read_file(t.out + ".ckpt") == checkpoint);
+}
+
+TEST_CASE("bad training settings fail before any work") {
+    SyntheticSplits s = make_splits(4);
+    std::atomic<bool> stop{false};
+    TrainSettings t = tiny_settings(s, s.dir.path("m.fer"));
+    TrainSettings missing_folder = t;
+    missing_folder.out = s.dir.path("no/such/folder/m.fer");
+    CHECK_THROWS_WITH(train_network(missing_folder, s.train, s.val, {}, stop), doctest::Contains("does not exist"));
+    TrainSettings unknown_arch = t;
+    unknown_arch.arch = "no_such_model";
+    CHECK_THROWS_WITH(train_network(unknown_arch, s.train, s.val, {}, stop), doctest::Contains("five_layer"));
+    TrainSettings one = t;
+    one.batch = 1;
+    CHECK_THROWS_WITH(train_network(one, s.train, s.val, {}, stop), doctest::Contains("batch"));
+}
+
+TEST_CASE("a small network overfits a small batch to 100 %") {
+    SyntheticSplits s = make_splits(3);  // 21 images
+    std::atomic<bool> stop{false};
+    TrainSettings t = tiny_settings(s, s.dir.path("m.fer"));
+    t.epochs = 60;
+    t.batch = 21;
+    t.augment_enabled = false;
+    Dataset& train = s.train;
+    TrainResult r = train_network(t, train, train, {}, stop);
+    CHECK(r.history.back().train_accuracy == 1.0);
+    CHECK(r.best_val_accuracy == 1.0);
+}
+
+TEST_CASE("ensembles average probabilities; the report's confusion matrix sums to the image count") {
+    SyntheticSplits s = make_splits(12);
+    std::atomic<bool> stop{false};
+    TrainSettings a = tiny_settings(s, s.dir.path("a.fer"));
+    a.epochs = 1;
+    TrainSettings b = a;
+    b.out = s.dir.path("b.fer");
+    b.seed = 9;
+    train_network(a, s.train, s.val, {}, stop);
+    train_network(b, s.train, s.val, {}, stop);
+    LoadedModel ma = load_model(a.out), mb = load_model(b.out);
+    Network* one[] = {&ma.network};
+    Network* other[] = {&mb.network};
+    Network* both[] = {&ma.network, &mb.network};
+    std::vector<float> pa = predict_probabilities(one, {}, s.val, {});
+    std::vector<float> pb = predict_probabilities(other, {}, s.val, {});
+    std::vector<float> pab = predict_probabilities(both, {}, s.val, {});
+    const float weights[] = {3.0f, 1.0f};
+    std::vector<float> weighted = predict_probabilities(both, weights, s.val, {});
+    for (std::size_t i = 0; i < pa.size(); ++i) {
+        CHECK(pab[i] == doctest::Approx(0.5f * (pa[i] + pb[i])).epsilon(1e-5));
+        CHECK(weighted[i] == doctest::Approx(0.75f * pa[i] + 0.25f * pb[i]).epsilon(1e-5));
+    }
+    // Mirror TTA is the mean of the image and its mirror.
+    PredictOptions tta;
+    tta.tta = true;
+    std::vector<float> with_tta = predict_probabilities(one, {}, s.val, tta);
+    CHECK(with_tta != pa);
+    float row_sum = 0;
+    for (int c = 0; c < 7; ++c) row_sum += with_tta[std::size_t(c)];
+    CHECK(row_sum == doctest::Approx(1.0f).epsilon(1e-5));
+
+    Evaluation e = evaluate_probabilities(pab, s.val);
+    CHECK(e.matrix.total() == s.val.size());
+    std::string names[] = {"a.fer", "b.fer"};
+    std::string json = evaluation_json(e, s.val.classes, names);
+    for (const char* key : {"\"accuracy\":", "\"macro_f1\":", "\"classes\":", "\"per_class\":", "\"confusion\":",
+                            "\"precision\":", "\"recall\":", "\"f1\":", "\"support\":"})
+        CHECK_MESSAGE(json.find(key) != std::string::npos, key);
+    CHECK_THROWS_WITH(predict_probabilities(both, std::vector<float>{1.0f}, s.val, {}),
+                      doctest::Contains("1 weights for 2 models"));
+}
+
+}  // namespace fer
