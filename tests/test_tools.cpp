@@ -1,0 +1,150 @@
+// The command-line tools as a user runs them: help and version, a short training and evaluation,
+// and one-line errors with a non-zero exit for bad input.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+
+#include "fer/model_zoo.hpp"
+#include "fer/synthetic_data.hpp"
+#include "temp_dir.hpp"
+
+namespace fer {
+namespace {
+
+struct Run {
+    int exit_code;
+    std::string output;  // stdout and stderr together
+};
+
+Run run_tool(const std::string& tool, const std::string& arguments) {
+    std::string command = std::string(FER_BINARY_DIR) + "/" + tool + " " + arguments + " 2>&1";
+    Run run{-1, ""};
+    FILE* pipe = ::popen(command.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    std::array<char, 4096> buffer{};
+    std::size_t n;
+    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) run.output.append(buffer.data(), n);
+    int status = ::pclose(pipe);
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return run;
+}
+
+// The number of lines a message takes, ignoring a trailing newline.
+std::size_t lines(const std::string& text) {
+    std::size_t count = 0;
+    for (char ch : text) count += ch == '\n';
+    return text.empty() || text.back() == '\n' ? count : count + 1;
+}
+
+long sum_of_confusion(const std::string& json) {
+    std::smatch match;
+    REQUIRE(std::regex_search(json, match, std::regex("\"confusion\":\\[(\\[[0-9,\\[\\]]*\\])\\]")));
+    long total = 0;
+    std::string numbers = match[1];
+    std::regex number("[0-9]+");
+    for (auto it = std::sregex_iterator(numbers.begin(), numbers.end(), number); it != std::sregex_iterator(); ++it)
+        total += std::stol(it->str());
+    return total;
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+TEST_CASE("every tool has --help and --version") {
+    for (const char* tool : {"fer-train", "fer-eval", "fer-synth"}) {
+        Run help = run_tool(tool, "--help");
+        CHECK_MESSAGE(help.exit_code == 0, tool);
+        CHECK_MESSAGE(help.output.find("--") != std::string::npos, tool);
+        Run version = run_tool(tool, "--version");
+        CHECK_MESSAGE(version.exit_code == 0, tool);
+        CHECK_MESSAGE(version.output.find(FER_VERSION) != std::string::npos, tool);
+    }
+}
+
+TEST_CASE("fer-train then fer-eval on a small generated dataset") {
+    TempDir dir;
+    REQUIRE(run_tool("fer-synth", "--out " + dir.path("data") + " --per-class 12").exit_code == 0);
+    // A corrupt image and a stray folder in the training data: reported, skipped, counted.
+    std::ofstream(dir.path("data/train/happy/broken.png")) << "not a png";
+    std::filesystem::create_directories(dir.path("data/train/unknown_class"));
+
+    Run train = run_tool("fer-train", "--arch gap --data " + dir.path("data") + " --epochs 2 --batch 16 --threads 2 --out " +
+                                          dir.path("m.fer") + " --quiet");
+    INFO(train.output);
+    REQUIRE(train.exit_code == 0);
+    CHECK(train.output.find("broken.png") != std::string::npos);
+    CHECK(train.output.find("1 unreadable files skipped") != std::string::npos);
+    CHECK(train.output.find("unknown_class") != std::string::npos);
+    CHECK(train.output.find("Trainable params: 641,463") != std::string::npos);
+    CHECK(train.output.find("epoch 2") != std::string::npos);
+    CHECK(std::filesystem::exists(dir.path("m.fer")));
+    CHECK(std::filesystem::exists(dir.path("m.metrics.csv")));
+    CHECK(std::filesystem::exists(dir.path("m.curves.svg")));
+
+    Run eval = run_tool("fer-eval", "--model " + dir.path("m.fer") + " --data " + dir.path("data") +
+                                        " --split test --json " + dir.path("r.json") + " --plot " + dir.path("c.svg"));
+    INFO(eval.output);
+    REQUIRE(eval.exit_code == 0);
+    for (const char* part : {"accuracy", "macro-F1", "precision", "recall", "confusion matrix, counts", "% of each true class",
+                             "angry", "neutral"})
+        CHECK_MESSAGE(eval.output.find(part) != std::string::npos, part);
+    std::string json = slurp(dir.path("r.json"));
+    CHECK(sum_of_confusion(json) == 7 * 3);  // fer-synth writes a quarter as many test images: 3 per class
+    CHECK(slurp(dir.path("c.svg")).starts_with("<svg"));
+
+    Run ensemble = run_tool("fer-eval", "--model " + dir.path("m.fer") + " --model " + dir.path("m.fer") +
+                                            " --weights 1 3 --tta --data " + dir.path("data/test"));
+    CHECK(ensemble.exit_code == 0);
+
+    Run image = run_tool("fer-eval", "--model " + dir.path("m.fer") + " --image " + dir.path("data/test/sad/00000.png"));
+    INFO(image.output);
+    CHECK(image.exit_code == 0);
+    CHECK(image.output.find("prediction: ") != std::string::npos);
+    CHECK(lines(image.output) == 8);
+}
+
+TEST_CASE("bad input gives a one-line reason and a non-zero exit") {
+    TempDir dir;
+    REQUIRE(run_tool("fer-synth", "--out " + dir.path("data") + " --per-class 4").exit_code == 0);
+    std::ofstream(dir.path("not-a-model.fer")) << "hello";
+
+    struct Case {
+        const char* tool;
+        std::string arguments;
+        const char* message;
+    };
+    const Case cases[] = {
+        {"fer-train", "--data " + dir.path("missing") + " --out " + dir.path("m.fer"), "missing"},
+        {"fer-train", "--data " + dir.path("data/train") + " --out " + dir.path("m.fer"), "validation data is the training data"},
+        {"fer-train", "--arch nonsense --data " + dir.path("data") + " --out " + dir.path("m.fer"), "five_layer"},
+        {"fer-train", "--data " + dir.path("data") + " --out " + dir.path("no/folder/m.fer"), "does not exist"},
+        {"fer-train", "--data " + dir.path("data") + " --class-weights heavy --out " + dir.path("m.fer"), "heavy"},
+        {"fer-train", "--data " + dir.path("data") + " --optimizer rmsprop --out " + dir.path("m.fer"), "rmsprop"},
+        {"fer-eval", "--model " + dir.path("not-a-model.fer") + " --data " + dir.path("data"), "not a fer model file"},
+        {"fer-eval", "--model " + dir.path("nothing.fer") + " --data " + dir.path("data"), "nothing.fer"},
+        {"fer-eval", "--model " + dir.path("x.fer") + " --data " + dir.path("data") + " --plot a.png", ".svg"},
+    };
+    for (const Case& c : cases) {
+        Run run = run_tool(c.tool, c.arguments);
+        INFO(c.tool << " " << c.arguments << "\n" << run.output);
+        CHECK(run.exit_code != 0);
+        CHECK(run.output.find(c.message) != std::string::npos);
+        CHECK(run.output.find("error") != std::string::npos);
+        // The reason is the last line, alone: earlier lines may only be the data loader's warnings.
+        std::string last = run.output.substr(run.output.rfind('\n', run.output.size() - 2) + 1);
+        CHECK(last.find(c.message) != std::string::npos);
+    }
+}
+
+}  // namespace fer
