@@ -76,8 +76,8 @@ void write_file_atomically(const std::string& path, std::span<const std::uint8_t
 }
 
 void write_file_atomically(const std::string& path, std::string_view text) {
-    write_file_atomically(path, std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(text.data()),
-                                                              text.size()));
+    write_file_atomically(
+        path, std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
 }
 
 void check_writable(const std::string& path) {

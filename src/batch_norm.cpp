@@ -4,28 +4,19 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "config_text.hpp"
+
 namespace fer {
-
-namespace {
-
-// Shortest text that reads back to the same float, so a saved architecture rebuilds the same layer.
-std::string float_text(float value) {
-    char buffer[32];
-    auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
-    return std::string(buffer, result.ptr);
-}
-
-}  // namespace
 
 BatchNorm::BatchNorm(float momentum, float epsilon) : momentum_(momentum), epsilon_(epsilon) {
     if (!(momentum >= 0.0f && momentum <= 1.0f))
-        throw std::invalid_argument("batchnorm: momentum must be in [0, 1], got " + float_text(momentum));
+        throw std::invalid_argument("batchnorm: momentum must be in [0, 1], got " + config_text::number(momentum));
     if (!(epsilon > 0.0f))
-        throw std::invalid_argument("batchnorm: epsilon must be positive, got " + float_text(epsilon));
+        throw std::invalid_argument("batchnorm: epsilon must be positive, got " + config_text::number(epsilon));
 }
 
 LayerConfig BatchNorm::config() const {
-    return {{"momentum", float_text(momentum_)}, {"epsilon", float_text(epsilon_)}};
+    return {{"momentum", config_text::number(momentum_)}, {"epsilon", config_text::number(epsilon_)}};
 }
 
 Shape BatchNorm::setup(const Shape& in) {

@@ -11,8 +11,12 @@ void ByteWriter::u32(std::uint32_t v) {
 void ByteWriter::u64(std::uint64_t v) {
     for (int i = 0; i < 8; ++i) bytes_.push_back(std::uint8_t(v >> (8 * i)));
 }
-void ByteWriter::f32(float v) { u32(std::bit_cast<std::uint32_t>(v)); }
-void ByteWriter::f64(double v) { u64(std::bit_cast<std::uint64_t>(v)); }
+void ByteWriter::f32(float v) {
+    u32(std::bit_cast<std::uint32_t>(v));
+}
+void ByteWriter::f64(double v) {
+    u64(std::bit_cast<std::uint64_t>(v));
+}
 void ByteWriter::string(const std::string& s) {
     u64(s.size());
     bytes_.insert(bytes_.end(), s.begin(), s.end());
@@ -39,8 +43,9 @@ void ByteWriter::floats(std::span<const float> values) {
 
 void ByteReader::need(std::size_t count, const char* field) {
     if (count > remaining())
-        throw TruncatedError(source_ + ": truncated in " + field + " (needs " + std::to_string(count) + " bytes at offset " +
-                             std::to_string(position_) + ", " + std::to_string(remaining()) + " left)");
+        throw TruncatedError(source_ + ": truncated in " + field + " (needs " + std::to_string(count) +
+                             " bytes at offset " + std::to_string(position_) + ", " + std::to_string(remaining()) +
+                             " left)");
 }
 
 std::uint8_t ByteReader::u8(const char* field) {
@@ -61,8 +66,12 @@ std::uint64_t ByteReader::u64(const char* field) {
     position_ += 8;
     return v;
 }
-float ByteReader::f32(const char* field) { return std::bit_cast<float>(u32(field)); }
-double ByteReader::f64(const char* field) { return std::bit_cast<double>(u64(field)); }
+float ByteReader::f32(const char* field) {
+    return std::bit_cast<float>(u32(field));
+}
+double ByteReader::f64(const char* field) {
+    return std::bit_cast<double>(u64(field));
+}
 std::string ByteReader::string(const char* field) {
     std::uint64_t length = u64(field);
     need(length, field);  // checked before allocating, so a damaged length cannot ask for gigabytes

@@ -4,34 +4,27 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "config_text.hpp"
+
 namespace fer {
-
-namespace {
-
-// Architecture text writes a square window as "5" and any other as "HxW".
-std::string window_text(int h, int w) {
-    return h == w ? std::to_string(h) : std::to_string(h) + "x" + std::to_string(w);
-}
-
-}  // namespace
 
 Conv2D::Conv2D(Conv2DSpec spec) : spec_(spec) {
     if (spec_.filters <= 0)
         throw std::invalid_argument("conv2d: filters must be positive, got " + std::to_string(spec_.filters));
     if (spec_.kernel_h <= 0 || spec_.kernel_w <= 0)
         throw std::invalid_argument("conv2d: kernel must be positive, got " +
-                                    window_text(spec_.kernel_h, spec_.kernel_w));
+                                    config_text::window(spec_.kernel_h, spec_.kernel_w));
     if (spec_.stride_h <= 0 || spec_.stride_w <= 0)
         throw std::invalid_argument("conv2d: stride must be positive, got " +
-                                    window_text(spec_.stride_h, spec_.stride_w));
+                                    config_text::window(spec_.stride_h, spec_.stride_w));
 }
 
 LayerConfig Conv2D::config() const {
     return {{"filters", std::to_string(spec_.filters)},
-            {"kernel", window_text(spec_.kernel_h, spec_.kernel_w)},
-            {"stride", window_text(spec_.stride_h, spec_.stride_w)},
+            {"kernel", config_text::window(spec_.kernel_h, spec_.kernel_w)},
+            {"stride", config_text::window(spec_.stride_h, spec_.stride_w)},
             {"padding", to_string(spec_.padding)},
-            {"bias", spec_.bias ? "true" : "false"}};
+            {"bias", config_text::flag(spec_.bias)}};
 }
 
 Shape Conv2D::setup(const Shape& in) {

@@ -5,23 +5,13 @@
 #include <algorithm>
 #include <utility>
 
-// GCC 12 reports false "uninitialized" warnings from its own AVX-512 intrinsics once Eigen's GEMM is
-// inlined here (GCC bug 105593); they are not about this code.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <Eigen/Core>
-#pragma GCC diagnostic pop
+#include "eigen_maps.hpp"
 
 namespace fer {
 
-namespace {
+using namespace eigen;  // the matrix maps
 
-using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using MatrixMap = Eigen::Map<RowMatrix>;
-using ConstMatrixMap = Eigen::Map<const RowMatrix>;
-using ConstVectorMap = Eigen::Map<const Eigen::VectorXf>;
-using VectorMap = Eigen::Map<Eigen::VectorXf>;
+namespace {
 
 struct IndexRange {
     std::size_t begin, end;

@@ -4,22 +4,14 @@
 #include <cmath>
 #include <stdexcept>
 
-// GCC 12 reports its own AVX-512 intrinsics (`__m512 __Y = __Y;`) as uninitialised once Eigen's GEMM
-// kernels are inlined; the diagnostic belongs to the compiler's headers, not to this code.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <Eigen/Core>
-#pragma GCC diagnostic pop
+#include "config_text.hpp"
+#include "eigen_maps.hpp"
 
 namespace fer {
 
-namespace {
+using namespace eigen;  // the matrix maps
 
-using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using MatrixMap = Eigen::Map<RowMajorMatrix>;
-using ConstMatrixMap = Eigen::Map<const RowMajorMatrix>;
-using ConstRowVectorMap = Eigen::Map<const Eigen::RowVectorXf>;
+namespace {
 
 // Chunk k of `chunks` equal parts of [0, total): each thread owns a block of the result, so the
 // products are bit-identical for a fixed thread count.
@@ -38,7 +30,7 @@ Dense::Dense(int units, bool bias) : units_(units), has_bias_(bias) {
 }
 
 LayerConfig Dense::config() const {
-    return {{"units", std::to_string(units_)}, {"bias", has_bias_ ? "true" : "false"}};
+    return {{"units", std::to_string(units_)}, {"bias", config_text::flag(has_bias_)}};
 }
 
 Shape Dense::setup(const Shape& in) {

@@ -5,26 +5,17 @@
 #include <cstddef>
 #include <stdexcept>
 
+#include "config_text.hpp"
+
 namespace fer {
-
-namespace {
-
-// Shortest text that reads back to the same float, so a saved architecture rebuilds the same layer.
-std::string float_text(float value) {
-    char buffer[32];
-    auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
-    return std::string(buffer, result.ptr);
-}
-
-}  // namespace
 
 Dropout::Dropout(float rate, std::uint64_t seed) : rate_(rate), seed_(seed) {
     if (!(rate >= 0.0f && rate < 1.0f))
-        throw std::invalid_argument("dropout: rate must be in [0, 1), got " + float_text(rate));
+        throw std::invalid_argument("dropout: rate must be in [0, 1), got " + config_text::number(rate));
 }
 
 LayerConfig Dropout::config() const {
-    return {{"rate", float_text(rate_)}, {"seed", std::to_string(seed_)}};
+    return {{"rate", config_text::number(rate_)}, {"seed", std::to_string(seed_)}};
 }
 
 Shape Dropout::setup(const Shape& in) {

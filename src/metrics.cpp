@@ -18,7 +18,9 @@ void ConfusionMatrix::add(int truth, int predicted) {
     ++counts_[std::size_t(truth) * classes_ + predicted];
 }
 
-std::size_t ConfusionMatrix::total() const { return std::accumulate(counts_.begin(), counts_.end(), std::size_t(0)); }
+std::size_t ConfusionMatrix::total() const {
+    return std::accumulate(counts_.begin(), counts_.end(), std::size_t(0));
+}
 
 double ConfusionMatrix::accuracy() const {
     std::size_t hits = 0;
@@ -54,7 +56,8 @@ double ConfusionMatrix::row_percent(int truth, int predicted) const {
 }
 
 std::string format_report(const ConfusionMatrix& m, std::span<const std::string> names) {
-    if (names.size() != m.classes()) throw std::invalid_argument("format_report: class-name count differs from the matrix");
+    if (names.size() != m.classes())
+        throw std::invalid_argument("format_report: class-name count differs from the matrix");
     std::size_t width = 8;
     for (const auto& name : names) width = std::max(width, name.size() + 1);
     char buf[256];
@@ -62,7 +65,8 @@ std::string format_report(const ConfusionMatrix& m, std::span<const std::string>
     std::snprintf(buf, sizeof buf, "images %zu   accuracy %.2f %%   macro-F1 %.4f\n\n", m.total(), 100 * m.accuracy(),
                   m.macro_f1());
     out += buf;
-    std::snprintf(buf, sizeof buf, "%-*s %9s %9s %9s %9s\n", int(width), "class", "precision", "recall", "f1", "support");
+    std::snprintf(buf, sizeof buf, "%-*s %9s %9s %9s %9s\n", int(width), "class", "precision", "recall", "f1",
+                  "support");
     out += buf;
     for (std::size_t c = 0; c < m.classes(); ++c) {
         ClassMetrics cm = m.class_metrics(int(c));

@@ -11,7 +11,9 @@ Padding parse_padding(const std::string& text) {
     throw std::invalid_argument("padding must be 'same' or 'valid', got '" + text + "'");
 }
 
-std::string to_string(Padding padding) { return padding == Padding::same ? "same" : "valid"; }
+std::string to_string(Padding padding) {
+    return padding == Padding::same ? "same" : "valid";
+}
 
 AxisGeometry axis_geometry(int in, int kernel, int stride, Padding padding) {
     if (in <= 0 || kernel <= 0 || stride <= 0)

@@ -3,26 +3,24 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "config_text.hpp"
+
 namespace fer {
 
 namespace {
 
-// Architecture text writes a square window as "5" and any other as "HxW".
-std::string window_text(int h, int w) {
-    return h == w ? std::to_string(h) : std::to_string(h) + "x" + std::to_string(w);
-}
-
 void check_spec(const std::string& kind, const Pool2DSpec& spec) {
     if (spec.size_h <= 0 || spec.size_w <= 0)
-        throw std::invalid_argument(kind + ": size must be positive, got " + window_text(spec.size_h, spec.size_w));
+        throw std::invalid_argument(kind + ": size must be positive, got " +
+                                    config_text::window(spec.size_h, spec.size_w));
     if (spec.stride_h <= 0 || spec.stride_w <= 0)
         throw std::invalid_argument(kind + ": stride must be positive, got " +
-                                    window_text(spec.stride_h, spec.stride_w));
+                                    config_text::window(spec.stride_h, spec.stride_w));
 }
 
 LayerConfig pool_config(const Pool2DSpec& spec) {
-    return {{"size", window_text(spec.size_h, spec.size_w)},
-            {"stride", window_text(spec.stride_h, spec.stride_w)},
+    return {{"size", config_text::window(spec.size_h, spec.size_w)},
+            {"stride", config_text::window(spec.stride_h, spec.stride_w)},
             {"padding", to_string(spec.padding)}};
 }
 

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <stdexcept>
 
+#include "config_text.hpp"
+
 namespace fer {
 
 namespace {
@@ -26,7 +28,7 @@ Residual::Residual(Sequence body, Sequence shortcut, bool relu_after)
     : body_(std::move(body)), shortcut_(std::move(shortcut)), relu_after_(relu_after) {}
 
 LayerConfig Residual::config() const {
-    return {{"relu", relu_after_ ? "true" : "false"}};
+    return {{"relu", config_text::flag(relu_after_)}};
 }
 
 Shape Residual::setup(const Shape& in) {

@@ -4,23 +4,13 @@
 #include <cmath>
 #include <stdexcept>
 
-// GCC 12 reports its own AVX-512 intrinsics (`__m512 __Y = __Y;`) as uninitialised once Eigen's GEMM
-// kernels are inlined; the diagnostic belongs to the compiler's headers, not to this code.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <Eigen/Core>
-#pragma GCC diagnostic pop
+#include "eigen_maps.hpp"
 
 namespace fer {
 
-namespace {
+using namespace eigen;  // the matrix maps
 
-using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using MatrixMap = Eigen::Map<RowMajorMatrix>;
-using ConstMatrixMap = Eigen::Map<const RowMajorMatrix>;
-using ConstRowVectorMap = Eigen::Map<const Eigen::RowVectorXf>;
-using RowVectorMap = Eigen::Map<Eigen::RowVectorXf>;
+namespace {
 
 // Stable for any x: exp only ever sees a non-positive argument.
 inline float stable_sigmoid(float x) {

@@ -13,11 +13,20 @@ std::string escape_xml(const std::string& text) {
     std::string out;
     for (char ch : text) {
         switch (ch) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            default: out += ch;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            default:
+                out += ch;
         }
     }
     return out;
@@ -33,8 +42,8 @@ std::string fmt(const char* format, double value) {
 
 std::string line_charts_svg(const std::vector<std::pair<std::string, std::vector<Series>>>& panels) {
     const double panel_w = 420, panel_h = 300, left = 55, right = 15, top = 35, bottom = 45;
-    std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + fmt("%.0f", panel_w * double(panels.size())) +
-                      "\" height=\"" + fmt("%.0f", panel_h) +
+    std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
+                      fmt("%.0f", panel_w * double(panels.size())) + "\" height=\"" + fmt("%.0f", panel_h) +
                       "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" "
                       "fill=\"white\"/>\n";
     for (std::size_t p = 0; p < panels.size(); ++p) {
@@ -51,7 +60,9 @@ std::string line_charts_svg(const std::vector<std::pair<std::string, std::vector
         if (hi - lo < 1e-9) hi = lo + 1;
         double pad = 0.05 * (hi - lo);
         lo -= pad, hi += pad;
-        auto sx = [&](std::size_t i) { return epochs <= 1 ? (x0 + x1) / 2 : x0 + (x1 - x0) * double(i) / double(epochs - 1); };
+        auto sx = [&](std::size_t i) {
+            return epochs <= 1 ? (x0 + x1) / 2 : x0 + (x1 - x0) * double(i) / double(epochs - 1);
+        };
         auto sy = [&](double v) { return y0 - (y0 - y1) * (v - lo) / (hi - lo); };
         svg += "<text x=\"" + fmt("%.1f", (x0 + x1) / 2) + "\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">" +
                escape_xml(title) + "</text>\n";
@@ -61,8 +72,8 @@ std::string line_charts_svg(const std::vector<std::pair<std::string, std::vector
             double v = lo + (hi - lo) * t / 4.0;
             svg += "<line x1=\"" + fmt("%.1f", x0) + "\" x2=\"" + fmt("%.1f", x1) + "\" y1=\"" + fmt("%.1f", sy(v)) +
                    "\" y2=\"" + fmt("%.1f", sy(v)) + "\" stroke=\"#eee\"/>\n";
-            svg += "<text x=\"" + fmt("%.1f", x0 - 5) + "\" y=\"" + fmt("%.1f", sy(v) + 4) +
-                   "\" text-anchor=\"end\">" + fmt("%.3g", v) + "</text>\n";
+            svg += "<text x=\"" + fmt("%.1f", x0 - 5) + "\" y=\"" + fmt("%.1f", sy(v) + 4) + "\" text-anchor=\"end\">" +
+                   fmt("%.3g", v) + "</text>\n";
         }
         std::size_t step = std::max<std::size_t>(1, epochs / 8);
         for (std::size_t i = 0; i < epochs; i += step)
@@ -75,18 +86,20 @@ std::string line_charts_svg(const std::vector<std::pair<std::string, std::vector
             std::string points;
             for (std::size_t i = 0; i < s.values.size(); ++i)
                 if (std::isfinite(s.values[i])) points += fmt("%.1f", sx(i)) + "," + fmt("%.1f", sy(s.values[i])) + " ";
-            svg += "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"" + s.colour + "\" points=\"" + points + "\"/>\n";
+            svg +=
+                "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"" + s.colour + "\" points=\"" + points + "\"/>\n";
             double ly = y1 + 14 + 16 * double(k);
             svg += "<line x1=\"" + fmt("%.1f", x1 - 110) + "\" x2=\"" + fmt("%.1f", x1 - 90) + "\" y1=\"" +
-                   fmt("%.1f", ly - 4) + "\" y2=\"" + fmt("%.1f", ly - 4) + "\" stroke-width=\"2\" stroke=\"" + s.colour +
-                   "\"/><text x=\"" + fmt("%.1f", x1 - 85) + "\" y=\"" + fmt("%.1f", ly) + "\">" + escape_xml(s.label) +
-                   "</text>\n";
+                   fmt("%.1f", ly - 4) + "\" y2=\"" + fmt("%.1f", ly - 4) + "\" stroke-width=\"2\" stroke=\"" +
+                   s.colour + "\"/><text x=\"" + fmt("%.1f", x1 - 85) + "\" y=\"" + fmt("%.1f", ly) + "\">" +
+                   escape_xml(s.label) + "</text>\n";
         }
     }
     return svg + "</svg>\n";
 }
 
-std::string confusion_heatmap_svg(const ConfusionMatrix& m, std::span<const std::string> names, const std::string& title) {
+std::string confusion_heatmap_svg(const ConfusionMatrix& m, std::span<const std::string> names,
+                                  const std::string& title) {
     const double cell = 64, left = 90, top = 60;
     std::size_t k = m.classes();
     double width = left + cell * double(k) + 20, height = top + cell * double(k) + 50;
@@ -96,14 +109,17 @@ std::string confusion_heatmap_svg(const ConfusionMatrix& m, std::span<const std:
                       "fill=\"white\"/>\n";
     svg += "<text x=\"" + fmt("%.1f", width / 2) + "\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">" +
            escape_xml(title) + "</text>\n";
-    svg += "<text x=\"" + fmt("%.1f", left + cell * double(k) / 2) + "\" y=\"42\" text-anchor=\"middle\">predicted</text>\n";
-    svg += "<text x=\"14\" y=\"" + fmt("%.1f", top + cell * double(k) / 2) + "\" text-anchor=\"middle\" transform=\"rotate(-90 14 " +
-           fmt("%.1f", top + cell * double(k) / 2) + ")\">true</text>\n";
+    svg += "<text x=\"" + fmt("%.1f", left + cell * double(k) / 2) +
+           "\" y=\"42\" text-anchor=\"middle\">predicted</text>\n";
+    svg += "<text x=\"14\" y=\"" + fmt("%.1f", top + cell * double(k) / 2) +
+           "\" text-anchor=\"middle\" transform=\"rotate(-90 14 " + fmt("%.1f", top + cell * double(k) / 2) +
+           ")\">true</text>\n";
     for (std::size_t r = 0; r < k; ++r) {
         svg += "<text x=\"" + fmt("%.1f", left - 6) + "\" y=\"" + fmt("%.1f", top + cell * (double(r) + 0.55)) +
                "\" text-anchor=\"end\">" + escape_xml(names[r]) + "</text>\n";
         svg += "<text x=\"" + fmt("%.1f", left + cell * (double(r) + 0.5)) + "\" y=\"" +
-               fmt("%.1f", top + cell * double(k) + 16) + "\" text-anchor=\"middle\">" + escape_xml(names[r]) + "</text>\n";
+               fmt("%.1f", top + cell * double(k) + 16) + "\" text-anchor=\"middle\">" + escape_xml(names[r]) +
+               "</text>\n";
         for (std::size_t c = 0; c < k; ++c) {
             double percent = m.row_percent(int(r), int(c));
             int shade = int(255 - 2.2 * percent);  // white (0 %) to deep blue (100 %)

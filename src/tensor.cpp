@@ -26,7 +26,9 @@ std::string Shape::str() const {
     return text;
 }
 
-void Tensor::AlignedFree::operator()(float* p) const { std::free(p); }
+void Tensor::AlignedFree::operator()(float* p) const {
+    std::free(p);
+}
 
 Tensor::Tensor(Shape shape) : Tensor(shape, 0.0f) {}
 
@@ -37,7 +39,9 @@ Tensor::Tensor(Shape shape, float fill_value) {
     fill(fill_value);
 }
 
-Tensor::Tensor(const Tensor& other) : Tensor() { *this = other; }
+Tensor::Tensor(const Tensor& other) : Tensor() {
+    *this = other;
+}
 
 Tensor& Tensor::operator=(const Tensor& other) {
     if (this == &other) return *this;
@@ -64,7 +68,9 @@ void Tensor::reshape(Shape shape) {
     shape_ = shape;
 }
 
-void Tensor::fill(float value) { std::fill(data(), data() + size(), value); }
+void Tensor::fill(float value) {
+    std::fill(data(), data() + size(), value);
+}
 
 void check_same_shape(const Shape& a, const Shape& b, const std::string& what) {
     if (!(a == b)) throw std::invalid_argument(what + ": shape " + a.str() + " does not match " + b.str());

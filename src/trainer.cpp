@@ -34,9 +34,9 @@ constexpr std::uint32_t kCheckpointVersion = 1;
 
 // Where a run stands: enough to continue it bit-exactly.
 struct RunState {
-    int epoch = 0;                // 0-based epoch in progress
-    std::size_t next_batch = 0;   // first batch of that epoch not yet trained
-    std::uint64_t step = 0;       // optimizer steps so far (drives dropout masks)
+    int epoch = 0;                                                  // 0-based epoch in progress
+    std::size_t next_batch = 0;                                     // first batch of that epoch not yet trained
+    std::uint64_t step = 0;                                         // optimizer steps so far (drives dropout masks)
     double loss_sum = 0, correct = 0, seen = 0, epoch_seconds = 0;  // the epoch's running sums
     double best_val_accuracy = -1;
     int best_epoch = 0;
@@ -45,7 +45,7 @@ struct RunState {
 };
 
 std::vector<double> record_fields(const EpochRecord& r) {
-    return {double(r.epoch), r.learning_rate, r.train_loss, r.train_accuracy, r.val_loss,
+    return {double(r.epoch), r.learning_rate, r.train_loss, r.train_accuracy,   r.val_loss,
             r.val_accuracy,  r.val_macro_f1,  r.seconds,    r.images_per_second};
 }
 
@@ -57,8 +57,8 @@ EpochRecord record_from_fields(const std::vector<double>& f) {
     return r;
 }
 
-void save_checkpoint(const std::string& path, const std::string& fingerprint, const RunState& run,
-                     const Network& net, const Optimizer& optimizer, const LrSchedule& schedule) {
+void save_checkpoint(const std::string& path, const std::string& fingerprint, const RunState& run, const Network& net,
+                     const Optimizer& optimizer, const LrSchedule& schedule) {
     ByteWriter w;
     w.raw({reinterpret_cast<const std::uint8_t*>(kCheckpointMagic), sizeof kCheckpointMagic});
     w.u32(kCheckpointVersion);
@@ -108,8 +108,8 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     r.raw(sizeof kCheckpointMagic, "magic");
     std::uint32_t version = r.u32("version");
     if (version != kCheckpointVersion)
-        throw std::runtime_error(path + ": checkpoint version " + std::to_string(version) + " is not supported (this build reads " +
-                                 std::to_string(kCheckpointVersion) + ")");
+        throw std::runtime_error(path + ": checkpoint version " + std::to_string(version) +
+                                 " is not supported (this build reads " + std::to_string(kCheckpointVersion) + ")");
     LoadedCheckpoint c;
     c.fingerprint = r.string("fingerprint");
     c.run.epoch = int(r.u64("epoch"));
@@ -152,7 +152,8 @@ std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, int epoc
 }
 
 std::string metrics_csv(const std::vector<EpochRecord>& history) {
-    std::string csv = "epoch,learning_rate,train_loss,train_accuracy,val_loss,val_accuracy,val_macro_f1,seconds,images_per_second\n";
+    std::string csv =
+        "epoch,learning_rate,train_loss,train_accuracy,val_loss,val_accuracy,val_macro_f1,seconds,images_per_second\n";
     char line[512];
     for (const auto& r : history) {
         std::snprintf(line, sizeof line, "%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f,%.1f\n", r.epoch, r.learning_rate,
@@ -202,8 +203,8 @@ std::string TrainSettings::fingerprint() const {
     std::string arch_id = arch;
     if (std::filesystem::is_regular_file(arch)) {
         std::string text = read_file(arch);
-        arch_id = "file with crc " +
-                  std::to_string(crc32({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}));
+        arch_id =
+            "file with crc " + std::to_string(crc32({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}));
     }
     f << "arch=" << arch_id << "\nbatch=" << batch << "\nseed=" << seed << "\noptimizer=" << optimizer.kind
       << " momentum=" << optimizer.momentum << " nesterov=" << optimizer.nesterov << " wd=" << optimizer.weight_decay
@@ -229,7 +230,8 @@ std::string curves_plot_path(const std::string& model_path) {
 }
 
 TrainResult train_network(const TrainSettings& s, const Dataset& train, const Dataset& val,
-                          const TrainObserver& observer, const std::atomic<bool>& stop, const std::string& resume_from) {
+                          const TrainObserver& observer, const std::atomic<bool>& stop,
+                          const std::string& resume_from) {
     auto say = [&](const std::string& text) {
         if (observer.message) observer.message(text);
     };
@@ -238,7 +240,8 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
     if (s.batch < 2) throw std::invalid_argument("batch must be at least 2 (batch normalisation needs two samples)");
     if (train.size() < 2) throw std::invalid_argument("the training set needs at least two images");
     if (val.size() == 0) throw std::invalid_argument("the validation set is empty");
-    if (train.classes != val.classes) throw std::invalid_argument("training and validation sets have different classes");
+    if (train.classes != val.classes)
+        throw std::invalid_argument("training and validation sets have different classes");
     const std::string checkpoint_path = s.checkpoint.empty() ? s.out + ".ckpt" : s.checkpoint;
     check_writable(s.out);
     check_writable(checkpoint_path);
@@ -320,8 +323,9 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
             run.seen += double(batch);
             run.epoch_seconds = seconds_before + seconds_since(epoch_start);
             if (observer.batch)
-                observer.batch({run.epoch + 1, s.epochs, b + 1, batches, run.loss_sum / run.seen, run.correct / run.seen,
-                                run.seen / std::max(run.epoch_seconds, 1e-9), run.epoch_seconds});
+                observer.batch({run.epoch + 1, s.epochs, b + 1, batches, run.loss_sum / run.seen,
+                                run.correct / run.seen, run.seen / std::max(run.epoch_seconds, 1e-9),
+                                run.epoch_seconds});
             bool stopping = stop.load();
             if (stopping || seconds_since(last_checkpoint) >= s.checkpoint_seconds) {
                 save_checkpoint(checkpoint_path, fingerprint, run, *net, *optimizer, *schedule);
@@ -357,7 +361,8 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
             run.best_val_accuracy = record.val_accuracy;
             run.best_epoch = record.epoch;
             run.epochs_without_improvement = 0;
-            ModelMetadata meta{std::filesystem::path(s.out).stem().string(), std::string("fer-train ") + FER_VERSION, {}};
+            ModelMetadata meta{
+                std::filesystem::path(s.out).stem().string(), std::string("fer-train ") + FER_VERSION, {}};
             meta.extra["arch"] = s.arch;
             meta.extra["epoch"] = std::to_string(record.epoch);
             meta.extra["val_accuracy"] = std::to_string(record.val_accuracy);

@@ -81,8 +81,8 @@ void check_layer_gradients(Layer& layer, const Shape& in, const GradCheckOptions
 
     Tensor y;
     layer.forward(x, y, ctx);
-    REQUIRE_MESSAGE(y.shape() == out_shape, layer.kind() << ": output " << y.shape().str() << " expected "
-                                                         << out_shape.str());
+    REQUIRE_MESSAGE(y.shape() == out_shape, layer.kind()
+                                                << ": output " << y.shape().str() << " expected " << out_shape.str());
     std::fill(grads.begin(), grads.end(), 0.0f);
     Tensor din(in, std::nanf(""));
     layer.backward(x, y, g, o.check_input ? &din : nullptr, ctx);

@@ -17,15 +17,15 @@
 namespace fer::testing {
 
 struct GradCheckOptions {
-    float eps = 1e-2f;          // central-difference step
-    float abs_tol = 1e-2f;      // |analytic - numeric| <= abs_tol + rel_tol * max(|a|, |n|)
+    float eps = 1e-2f;      // central-difference step
+    float abs_tol = 1e-2f;  // |analytic - numeric| <= abs_tol + rel_tol * max(|a|, |n|)
     float rel_tol = 2e-2f;
     std::size_t max_coords = 120;  // coordinates checked per tensor (a random subset when larger)
-    bool training = true;       // run forward in training mode
-    bool check_input = true;    // some layers' input gradients are checked elsewhere
+    bool training = true;          // run forward in training mode
+    bool check_input = true;       // some layers' input gradients are checked elsewhere
     std::uint64_t seed = 1;
     int threads = 1;
-    std::uint64_t step = 7;     // ctx.step (dropout masks depend on it)
+    std::uint64_t step = 7;  // ctx.step (dropout masks depend on it)
 };
 
 // A layer that was constructed but not set up. Sets it up for `in` (batch included), binds

@@ -1,4 +1,4 @@
-// A temporary folder for a test, removed with everything in it when the test ends.
+// A scratch folder for one test, removed with everything in it when the test ends.
 #pragma once
 
 #include <unistd.h>
@@ -11,25 +11,30 @@ namespace fer {
 
 class TempDir {
 public:
-    TempDir() {
-        // Unique per process and object, so parallel ctest runs never share a folder.
+    // The tag only makes the folder recognisable; the process id and a counter make it unique, so
+    // parallel ctest processes and several folders in one test never collide.
+    explicit TempDir(const std::string& tag = "test") {
         static std::atomic<unsigned> counter{0};
-        root_ = std::filesystem::temp_directory_path() /
-                ("fer-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        std::filesystem::create_directories(root_);
+        path = std::filesystem::temp_directory_path() /
+               ("fer_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+        std::filesystem::remove_all(path);
+        std::filesystem::create_directories(path);
     }
     ~TempDir() {
+        if (path.empty()) return;
         std::error_code ignored;
-        std::filesystem::remove_all(root_, ignored);
+        // A test may have made the folder read-only; take that back so it can be removed.
+        std::filesystem::permissions(path, std::filesystem::perms::owner_all, std::filesystem::perm_options::add,
+                                     ignored);
+        std::filesystem::remove_all(path, ignored);
     }
-    TempDir(TempDir&& other) noexcept : root_(std::move(other.root_)) { other.root_.clear(); }
+    TempDir(TempDir&& other) noexcept : path(std::move(other.path)) { other.path.clear(); }
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
 
-    std::string path(const std::string& name = "") const { return (root_ / name).string(); }
+    std::string file(const std::string& name) const { return (path / name).string(); }
 
-private:
-    std::filesystem::path root_;
+    std::filesystem::path path;
 };
 
 }  // namespace fer

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -28,10 +29,10 @@ ConvGeometry make_geometry(const ConvCase& k) {
 }
 
 std::string describe(const ConvCase& k, int threads) {
-    return "n" + std::to_string(k.n) + " c" + std::to_string(k.c) + " " + std::to_string(k.h) + "x" +
-           std::to_string(k.w) + " oc" + std::to_string(k.oc) + " k" + std::to_string(k.kh) + "x" +
-           std::to_string(k.kw) + " s" + std::to_string(k.stride_h) + "x" + std::to_string(k.stride_w) + " " +
-           to_string(k.padding) + " threads " + std::to_string(threads);
+    char text[160];
+    std::snprintf(text, sizeof text, "n%d c%d %dx%d oc%d k%dx%d s%dx%d %s threads %d", k.n, k.c, k.h, k.w, k.oc, k.kh,
+                  k.kw, k.stride_h, k.stride_w, to_string(k.padding).c_str(), threads);
+    return text;
 }
 
 // max |a - b| divided by max(1, max |b|): the fast kernels must match the reference to 1e-4 of the magnitude.

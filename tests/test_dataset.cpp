@@ -10,24 +10,11 @@
 
 #include "fer/dataset.hpp"
 #include "fer/image.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& tag)
-        : path(fs::temp_directory_path() / ("fer_test_" + tag + "_" + std::to_string(::getpid()))) {
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 std::string error_message(const auto& action) {
     try {
@@ -89,7 +76,7 @@ void write_text(const std::string& path, const std::string& text) {
 }  // namespace
 
 TEST_CASE("load_image_folder loads class folders in sorted order and reports what it skipped") {
-    TempDir dir("dataset_tree");
+    fer::TempDir dir("dataset_tree");
     write_tree(dir.path);
     fer::LoadOptions options;
     options.classes = tree_classes;
@@ -147,7 +134,7 @@ TEST_CASE("load_image_folder loads class folders in sorted order and reports wha
 }
 
 TEST_CASE("load_image_folder rejects missing, non-folder and empty roots, naming them") {
-    TempDir dir("dataset_bad_roots");
+    fer::TempDir dir("dataset_bad_roots");
     const std::string missing = dir.file("nowhere");
     CHECK(contains(error_message([&] { fer::load_image_folder(missing, {}); }), missing));
 
@@ -173,7 +160,7 @@ TEST_CASE("load_image_folder rejects missing, non-folder and empty roots, naming
 }
 
 TEST_CASE("fer2013.csv with the same images gives the same dataset as the folder") {
-    TempDir dir("dataset_csv");
+    fer::TempDir dir("dataset_csv");
     write_tree(dir.path / "tree");
     fer::LoadOptions options;
     options.classes = tree_classes;
@@ -241,7 +228,7 @@ TEST_CASE("fer2013.csv with the same images gives the same dataset as the folder
 }
 
 TEST_CASE("malformed fer2013.csv rows are errors with their line numbers") {
-    TempDir dir("dataset_csv_errors");
+    fer::TempDir dir("dataset_csv_errors");
     const std::string good = pixels_text(face(0, 0));
     const std::string header = "emotion,pixels,Usage\n";
     const std::string first_row = "3," + good + ",Training\n";  // line 2

@@ -9,25 +9,11 @@
 #include <vector>
 
 #include "fer/image.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
-
-// A scratch folder removed when the test ends.
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& tag)
-        : path(fs::temp_directory_path() / ("fer_test_" + tag + "_" + std::to_string(::getpid()))) {
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 fer::GreyImage make_image(int width, int height, std::vector<std::uint8_t> pixels) {
     fer::GreyImage image;
@@ -49,7 +35,7 @@ std::string error_message(const auto& action) {
 }  // namespace
 
 TEST_CASE("write_png and decode_image_file round-trip a grey image") {
-    TempDir dir("image_roundtrip");
+    fer::TempDir dir("image_roundtrip");
     std::vector<std::uint8_t> pixels(5 * 3);
     for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = std::uint8_t(i * 17);
     const fer::GreyImage original = make_image(5, 3, pixels);
@@ -62,7 +48,7 @@ TEST_CASE("write_png and decode_image_file round-trip a grey image") {
 }
 
 TEST_CASE("colour images become grey with stb's luma weights (77 r + 150 g + 29 b) / 256") {
-    TempDir dir("image_colour");
+    fer::TempDir dir("image_colour");
     // Four pixels: red, green, blue, mid grey.
     const std::vector<std::uint8_t> rgb = {255, 0, 0, 0, 255, 0, 0, 0, 255, 100, 100, 100};
     const std::vector<std::uint8_t> expected = {76, 149, 28, 100};
@@ -90,7 +76,7 @@ TEST_CASE("colour images become grey with stb's luma weights (77 r + 150 g + 29 
 }
 
 TEST_CASE("grey bmp and jpeg decode") {
-    TempDir dir("image_formats");
+    fer::TempDir dir("image_formats");
     std::vector<std::uint8_t> pixels(16 * 8);
     for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = std::uint8_t(3 * i);
 
@@ -117,7 +103,7 @@ TEST_CASE("grey bmp and jpeg decode") {
 }
 
 TEST_CASE("undecodable, empty and missing files give errors naming the file") {
-    TempDir dir("image_errors");
+    fer::TempDir dir("image_errors");
     const std::string garbage = dir.file("garbage.png");
     std::ofstream(garbage) << "this is not an image at all";
     const std::string empty = dir.file("empty.png");
@@ -203,7 +189,7 @@ TEST_CASE("resize_area rejects empty images and sizes") {
 }
 
 TEST_CASE("load_face_image decodes and resizes to the model input") {
-    TempDir dir("image_face");
+    fer::TempDir dir("image_face");
     // 96x96 of 2x2 blocks whose mean is known: block (bx, by) holds {v, v, v+2, v+2} with v = bx + by.
     fer::GreyImage big = make_image(96, 96, std::vector<std::uint8_t>(96 * 96));
     for (int y = 0; y < 96; ++y)

@@ -145,7 +145,7 @@ TEST_CASE("batchnorm running statistics start as a cumulative mean of the batch 
     layer.forward(first, y, train_context(1, 0));  // step 0: m = 0, the batch statistics themselves
     CHECK(bound.state[0] == doctest::Approx(1.5));
     CHECK(bound.state[1] == doctest::Approx(5.0 / 3.0));  // unbiased variance of 0 1 2 3
-    layer.forward(second, y, train_context(1, 1));  // step 1: m = 1/2, the mean of both batches
+    layer.forward(second, y, train_context(1, 1));        // step 1: m = 1/2, the mean of both batches
     CHECK(bound.state[0] == doctest::Approx((1.5 + 13.0) / 2));
     CHECK(bound.state[1] == doctest::Approx((5.0 / 3.0 + 20.0 / 3.0) / 2));
 }

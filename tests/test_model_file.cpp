@@ -15,6 +15,7 @@
 #include "fer/model_file.hpp"
 #include "fer/model_zoo.hpp"
 #include "gradcheck.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 
@@ -42,22 +43,6 @@ fer::Network small_network(std::uint64_t seed) {
     net.init(seed);
     return net;
 }
-
-// A fresh folder for one test case, removed afterwards.
-struct ScratchFolder {
-    fs::path path;
-    explicit ScratchFolder(const std::string& name)
-        : path(fs::temp_directory_path() / ("fer_test_" + name + "_" + std::to_string(::getpid()))) {
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~ScratchFolder() {
-        std::error_code ignored;
-        fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ignored);
-        fs::remove_all(path, ignored);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 std::vector<std::uint8_t> read_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -107,7 +92,7 @@ TEST_CASE("crc32: standard check value and incremental use") {
 }
 
 TEST_CASE("model file: save then load reproduces the network bit for bit") {
-    ScratchFolder folder("model_roundtrip");
+    fer::TempDir folder("model_roundtrip");
     fer::Network net = fer::build_model("gap", 21);
     // A training forward moves the BatchNorm running statistics away from their initial values.
     fer::Tensor batch = fer::testing::random_tensor({4, 1, 48, 48}, 2);
@@ -138,7 +123,7 @@ TEST_CASE("model file: save then load reproduces the network bit for bit") {
 }
 
 TEST_CASE("model file: the size is the one docs/model-format.md gives") {
-    ScratchFolder folder("model_size");
+    fer::TempDir folder("model_size");
     fer::Network net = small_network(1);
     fer::ModelMetadata meta{"small", "me", {{"a", "bc"}}};
     std::string path = folder.file("small.fer");
@@ -163,7 +148,7 @@ TEST_CASE("model file: the size is the one docs/model-format.md gives") {
 }
 
 TEST_CASE("model file: damaged files are rejected with a message naming the file") {
-    ScratchFolder folder("model_damage");
+    fer::TempDir folder("model_damage");
     fer::Network net = small_network(2);
     std::string good_path = folder.file("good.fer");
     fer::save_model(good_path, net, {"small", "tests", {}});
@@ -260,7 +245,7 @@ TEST_CASE("model file: damaged files are rejected with a message naming the file
 }
 
 TEST_CASE("model file: a failed save leaves nothing behind") {
-    ScratchFolder folder("model_failed_save");
+    fer::TempDir folder("model_failed_save");
     fer::Network net = small_network(3);
 
     SUBCASE("missing folder") {

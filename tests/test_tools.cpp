@@ -1,7 +1,6 @@
 // The command-line tools as a user runs them: help and version, a short training and evaluation,
 // and one-line errors with a non-zero exit for bad input.
 #include <doctest/doctest.h>
-
 #include <sys/wait.h>
 
 #include <array>
@@ -74,13 +73,13 @@ TEST_CASE("every tool has --help and --version") {
 
 TEST_CASE("fer-train then fer-eval on a small generated dataset") {
     TempDir dir;
-    REQUIRE(run_tool("fer-synth", "--out " + dir.path("data") + " --per-class 12").exit_code == 0);
+    REQUIRE(run_tool("fer-synth", "--out " + dir.file("data") + " --per-class 12").exit_code == 0);
     // A corrupt image and a stray folder in the training data: reported, skipped, counted.
-    std::ofstream(dir.path("data/train/happy/broken.png")) << "not a png";
-    std::filesystem::create_directories(dir.path("data/train/unknown_class"));
+    std::ofstream(dir.file("data/train/happy/broken.png")) << "not a png";
+    std::filesystem::create_directories(dir.file("data/train/unknown_class"));
 
-    Run train = run_tool("fer-train", "--arch gap --data " + dir.path("data") + " --epochs 2 --batch 16 --threads 2 --out " +
-                                          dir.path("m.fer") + " --quiet");
+    Run train = run_tool("fer-train", "--arch gap --data " + dir.file("data") +
+                                          " --epochs 2 --batch 16 --threads 2 --out " + dir.file("m.fer") + " --quiet");
     INFO(train.output);
     REQUIRE(train.exit_code == 0);
     CHECK(train.output.find("broken.png") != std::string::npos);
@@ -88,26 +87,27 @@ TEST_CASE("fer-train then fer-eval on a small generated dataset") {
     CHECK(train.output.find("unknown_class") != std::string::npos);
     CHECK(train.output.find("Trainable params: 641,463") != std::string::npos);
     CHECK(train.output.find("epoch 2") != std::string::npos);
-    CHECK(std::filesystem::exists(dir.path("m.fer")));
-    CHECK(std::filesystem::exists(dir.path("m.metrics.csv")));
-    CHECK(std::filesystem::exists(dir.path("m.curves.svg")));
+    CHECK(std::filesystem::exists(dir.file("m.fer")));
+    CHECK(std::filesystem::exists(dir.file("m.metrics.csv")));
+    CHECK(std::filesystem::exists(dir.file("m.curves.svg")));
 
-    Run eval = run_tool("fer-eval", "--model " + dir.path("m.fer") + " --data " + dir.path("data") +
-                                        " --split test --json " + dir.path("r.json") + " --plot " + dir.path("c.svg"));
+    Run eval = run_tool("fer-eval", "--model " + dir.file("m.fer") + " --data " + dir.file("data") +
+                                        " --split test --json " + dir.file("r.json") + " --plot " + dir.file("c.svg"));
     INFO(eval.output);
     REQUIRE(eval.exit_code == 0);
-    for (const char* part : {"accuracy", "macro-F1", "precision", "recall", "confusion matrix, counts", "% of each true class",
-                             "angry", "neutral"})
+    for (const char* part : {"accuracy", "macro-F1", "precision", "recall", "confusion matrix, counts",
+                             "% of each true class", "angry", "neutral"})
         CHECK_MESSAGE(eval.output.find(part) != std::string::npos, part);
-    std::string json = slurp(dir.path("r.json"));
+    std::string json = slurp(dir.file("r.json"));
     CHECK(sum_of_confusion(json) == 7 * 3);  // fer-synth writes a quarter as many test images: 3 per class
-    CHECK(slurp(dir.path("c.svg")).starts_with("<svg"));
+    CHECK(slurp(dir.file("c.svg")).starts_with("<svg"));
 
-    Run ensemble = run_tool("fer-eval", "--model " + dir.path("m.fer") + " --model " + dir.path("m.fer") +
-                                            " --weights 1 3 --tta --data " + dir.path("data/test"));
+    Run ensemble = run_tool("fer-eval", "--model " + dir.file("m.fer") + " --model " + dir.file("m.fer") +
+                                            " --weights 1 3 --tta --data " + dir.file("data/test"));
     CHECK(ensemble.exit_code == 0);
 
-    Run image = run_tool("fer-eval", "--model " + dir.path("m.fer") + " --image " + dir.path("data/test/sad/00000.png"));
+    Run image =
+        run_tool("fer-eval", "--model " + dir.file("m.fer") + " --image " + dir.file("data/test/sad/00000.png"));
     INFO(image.output);
     CHECK(image.exit_code == 0);
     CHECK(image.output.find("prediction: ") != std::string::npos);
@@ -116,8 +116,8 @@ TEST_CASE("fer-train then fer-eval on a small generated dataset") {
 
 TEST_CASE("bad input gives a one-line reason and a non-zero exit") {
     TempDir dir;
-    REQUIRE(run_tool("fer-synth", "--out " + dir.path("data") + " --per-class 4").exit_code == 0);
-    std::ofstream(dir.path("not-a-model.fer")) << "hello";
+    REQUIRE(run_tool("fer-synth", "--out " + dir.file("data") + " --per-class 4").exit_code == 0);
+    std::ofstream(dir.file("not-a-model.fer")) << "hello";
 
     struct Case {
         const char* tool;
@@ -125,15 +125,16 @@ TEST_CASE("bad input gives a one-line reason and a non-zero exit") {
         const char* message;
     };
     const Case cases[] = {
-        {"fer-train", "--data " + dir.path("missing") + " --out " + dir.path("m.fer"), "missing"},
-        {"fer-train", "--data " + dir.path("data/train") + " --out " + dir.path("m.fer"), "validation data is the training data"},
-        {"fer-train", "--arch nonsense --data " + dir.path("data") + " --out " + dir.path("m.fer"), "five_layer"},
-        {"fer-train", "--data " + dir.path("data") + " --out " + dir.path("no/folder/m.fer"), "does not exist"},
-        {"fer-train", "--data " + dir.path("data") + " --class-weights heavy --out " + dir.path("m.fer"), "heavy"},
-        {"fer-train", "--data " + dir.path("data") + " --optimizer rmsprop --out " + dir.path("m.fer"), "rmsprop"},
-        {"fer-eval", "--model " + dir.path("not-a-model.fer") + " --data " + dir.path("data"), "not a fer model file"},
-        {"fer-eval", "--model " + dir.path("nothing.fer") + " --data " + dir.path("data"), "nothing.fer"},
-        {"fer-eval", "--model " + dir.path("x.fer") + " --data " + dir.path("data") + " --plot a.png", ".svg"},
+        {"fer-train", "--data " + dir.file("missing") + " --out " + dir.file("m.fer"), "missing"},
+        {"fer-train", "--data " + dir.file("data/train") + " --out " + dir.file("m.fer"),
+         "validation data is the training data"},
+        {"fer-train", "--arch nonsense --data " + dir.file("data") + " --out " + dir.file("m.fer"), "five_layer"},
+        {"fer-train", "--data " + dir.file("data") + " --out " + dir.file("no/folder/m.fer"), "does not exist"},
+        {"fer-train", "--data " + dir.file("data") + " --class-weights heavy --out " + dir.file("m.fer"), "heavy"},
+        {"fer-train", "--data " + dir.file("data") + " --optimizer rmsprop --out " + dir.file("m.fer"), "rmsprop"},
+        {"fer-eval", "--model " + dir.file("not-a-model.fer") + " --data " + dir.file("data"), "not a fer model file"},
+        {"fer-eval", "--model " + dir.file("nothing.fer") + " --data " + dir.file("data"), "nothing.fer"},
+        {"fer-eval", "--model " + dir.file("x.fer") + " --data " + dir.file("data") + " --plot a.png", ".svg"},
     };
     for (const Case& c : cases) {
         Run run = run_tool(c.tool, c.arguments);

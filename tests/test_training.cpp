@@ -41,12 +41,12 @@ struct SyntheticSplits {
 
 SyntheticSplits make_splits(std::size_t per_class) {
     SyntheticSplits s;
-    write_synthetic_dataset(s.dir.path("train"), fer2013_classes(), per_class, 11);
-    write_synthetic_dataset(s.dir.path("val"), fer2013_classes(), per_class / 2, 12);
+    write_synthetic_dataset(s.dir.file("train"), fer2013_classes(), per_class, 11);
+    write_synthetic_dataset(s.dir.file("val"), fer2013_classes(), per_class / 2, 12);
     LoadOptions options;
-    s.train = load_image_folder(s.dir.path("train"), options);
-    s.val = load_image_folder(s.dir.path("val"), options);
-    s.arch_path = s.dir.path("tiny.arch");
+    s.train = load_image_folder(s.dir.file("train"), options);
+    s.val = load_image_folder(s.dir.file("val"), options);
+    s.arch_path = s.dir.file("tiny.arch");
     write_file_atomically(s.arch_path, std::string(kTinyArchitecture));
     return s;
 }
@@ -75,7 +75,7 @@ std::vector<float> file_params(const std::string& path) {
 TEST_CASE("training learns the synthetic classes and writes model, metrics and curves") {
     SyntheticSplits s = make_splits(40);
     std::atomic<bool> stop{false};
-    TrainSettings t = tiny_settings(s, s.dir.path("tiny.fer"));
+    TrainSettings t = tiny_settings(s, s.dir.file("tiny.fer"));
     t.epochs = 6;
     t.schedule.learning_rate = 0.003f;
     TrainResult result = train_network(t, s.train, s.val, {}, stop);
@@ -102,12 +102,12 @@ TEST_CASE("training learns the synthetic classes and writes model, metrics and c
 TEST_CASE("a run is bit-identical for the same seed and threads, and differs with another seed") {
     SyntheticSplits s = make_splits(8);
     std::atomic<bool> stop{false};
-    TrainSettings a = tiny_settings(s, s.dir.path("a.fer"));
+    TrainSettings a = tiny_settings(s, s.dir.file("a.fer"));
     a.epochs = 1;
     TrainSettings b = a;
-    b.out = s.dir.path("b.fer");
+    b.out = s.dir.file("b.fer");
     TrainSettings c = a;
-    c.out = s.dir.path("c.fer");
+    c.out = s.dir.file("c.fer");
     c.seed = 6;
     train_network(a, s.train, s.val, {}, stop);
     train_network(b, s.train, s.val, {}, stop);
@@ -119,13 +119,13 @@ TEST_CASE("a run is bit-identical for the same seed and threads, and differs wit
 TEST_CASE("an interrupted and resumed run ends exactly where an uninterrupted one does") {
     SyntheticSplits s = make_splits(16);
     std::atomic<bool> never{false};
-    TrainSettings whole = tiny_settings(s, s.dir.path("whole.fer"));
+    TrainSettings whole = tiny_settings(s, s.dir.file("whole.fer"));
     whole.schedule.kind = "plateau";  // stateful schedule: its state must survive the checkpoint
     whole.schedule.patience = 0;
     TrainResult uninterrupted = train_network(whole, s.train, s.val, {}, never);
 
     TrainSettings parts = whole;
-    parts.out = s.dir.path("parts.fer");
+    parts.out = s.dir.file("parts.fer");
     std::atomic<bool> stop{false};
     TrainObserver observer;
     // Stop in the middle of the second epoch.
@@ -154,7 +154,7 @@ TEST_CASE("an interrupted and resumed run ends exactly where an uninterrupted on
 TEST_CASE("resuming refuses a checkpoint of a run with other settings, and a damaged checkpoint") {
     SyntheticSplits s = make_splits(8);
     std::atomic<bool> stop{false};
-    TrainSettings t = tiny_settings(s, s.dir.path("m.fer"));
+    TrainSettings t = tiny_settings(s, s.dir.file("m.fer"));
     t.epochs = 1;
     train_network(t, s.train, s.val, {}, stop);
     TrainSettings other = t;
@@ -163,18 +163,18 @@ TEST_CASE("resuming refuses a checkpoint of a run with other settings, and a dam
                       doctest::Contains("other settings"));
     std::string bytes = read_file(t.out + ".ckpt");
     bytes[bytes.size() / 2] ^= 0x5a;
-    write_file_atomically(s.dir.path("bad.ckpt"), bytes);
-    CHECK_THROWS_WITH(train_network(t, s.train, s.val, {}, stop, s.dir.path("bad.ckpt")),
+    write_file_atomically(s.dir.file("bad.ckpt"), bytes);
+    CHECK_THROWS_WITH(train_network(t, s.train, s.val, {}, stop, s.dir.file("bad.ckpt")),
                       doctest::Contains("corrupt checkpoint"));
-    write_file_atomically(s.dir.path("short.ckpt"), bytes.substr(0, 5));
-    CHECK_THROWS_WITH(train_network(t, s.train, s.val, {}, stop, s.dir.path("short.ckpt")),
+    write_file_atomically(s.dir.file("short.ckpt"), bytes.substr(0, 5));
+    CHECK_THROWS_WITH(train_network(t, s.train, s.val, {}, stop, s.dir.file("short.ckpt")),
                       doctest::Contains("not a fer-train checkpoint"));
 }
 
 TEST_CASE("a diverging run stops with a clear message and keeps its last checkpoint") {
     SyntheticSplits s = make_splits(8);
     std::atomic<bool> stop{false};
-    TrainSettings t = tiny_settings(s, s.dir.path("m.fer"));
+    TrainSettings t = tiny_settings(s, s.dir.file("m.fer"));
     t.epochs = 1;
     train_network(t, s.train, s.val, {}, stop);
     std::string checkpoint = read_file(t.out + ".ckpt");
@@ -182,7 +182,7 @@ TEST_CASE("a diverging run stops with a clear message and keeps its last checkpo
     wild.epochs = 2;
     wild.optimizer.kind = "sgd";
     wild.schedule.learning_rate = 1e30f;
-    wild.out = s.dir.path("wild.fer");
+    wild.out = s.dir.file("wild.fer");
     wild.checkpoint = t.out + ".ckpt";
     CHECK_THROWS_WITH(train_network(wild, s.train, s.val, {}, stop), doctest::Contains("loss is"));
     CHECK(read_file(t.out + ".ckpt") == checkpoint);
@@ -191,9 +191,9 @@ TEST_CASE("a diverging run stops with a clear message and keeps its last checkpo
 TEST_CASE("bad training settings fail before any work") {
     SyntheticSplits s = make_splits(4);
     std::atomic<bool> stop{false};
-    TrainSettings t = tiny_settings(s, s.dir.path("m.fer"));
+    TrainSettings t = tiny_settings(s, s.dir.file("m.fer"));
     TrainSettings missing_folder = t;
-    missing_folder.out = s.dir.path("no/such/folder/m.fer");
+    missing_folder.out = s.dir.file("no/such/folder/m.fer");
     CHECK_THROWS_WITH(train_network(missing_folder, s.train, s.val, {}, stop), doctest::Contains("does not exist"));
     TrainSettings unknown_arch = t;
     unknown_arch.arch = "no_such_model";
@@ -206,7 +206,7 @@ TEST_CASE("bad training settings fail before any work") {
 TEST_CASE("a small network overfits a small batch to 100 %") {
     SyntheticSplits s = make_splits(3);  // 21 images
     std::atomic<bool> stop{false};
-    TrainSettings t = tiny_settings(s, s.dir.path("m.fer"));
+    TrainSettings t = tiny_settings(s, s.dir.file("m.fer"));
     t.epochs = 60;
     t.batch = 21;
     t.augment_enabled = false;
@@ -219,10 +219,10 @@ TEST_CASE("a small network overfits a small batch to 100 %") {
 TEST_CASE("ensembles average probabilities; the report's confusion matrix sums to the image count") {
     SyntheticSplits s = make_splits(12);
     std::atomic<bool> stop{false};
-    TrainSettings a = tiny_settings(s, s.dir.path("a.fer"));
+    TrainSettings a = tiny_settings(s, s.dir.file("a.fer"));
     a.epochs = 1;
     TrainSettings b = a;
-    b.out = s.dir.path("b.fer");
+    b.out = s.dir.file("b.fer");
     b.seed = 9;
     train_network(a, s.train, s.val, {}, stop);
     train_network(b, s.train, s.val, {}, stop);

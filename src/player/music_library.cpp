@@ -1,0 +1,74 @@
+#include "fer/player/music_library.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+#include <fileref.h>
+#include <tag.h>
+
+namespace fer::player {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string lower(std::string text) {
+    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    return text;
+}
+
+std::string trim(const std::string& text) {
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos) return "";
+    return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+std::string tag_text(const TagLib::String& value) { return trim(value.to8Bit(true)); }
+
+}  // namespace
+
+bool is_audio_file(const fs::path& path) {
+    static constexpr const char* kExtensions[] = {".mp3", ".ogg", ".opus", ".flac", ".wav", ".m4a"};
+    const std::string ext = lower(path.extension().string());
+    return std::any_of(std::begin(kExtensions), std::end(kExtensions), [&](const char* e) { return ext == e; });
+}
+
+MusicLibrary MusicLibrary::scan(const std::string& root) {
+    std::error_code ec;
+    if (!fs::exists(root, ec)) throw std::runtime_error("music folder " + root + ": no such folder");
+    if (!fs::is_directory(root, ec)) throw std::runtime_error("music folder " + root + ": not a folder");
+    std::vector<fs::path> files;
+    for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+        if (it->is_regular_file(ec) && is_audio_file(it->path())) files.push_back(it->path());
+    if (ec) throw std::runtime_error("music folder " + root + ": " + ec.message());
+    std::sort(files.begin(), files.end());
+
+    MusicLibrary library;
+    library.root_ = root;
+    for (const fs::path& path : files) {
+        TagLib::FileRef file(path.c_str(), true, TagLib::AudioProperties::Fast);
+        if (file.isNull() || !file.audioProperties()) {
+            library.warnings_.push_back(path.string() + ": not a readable audio file; skipped");
+            continue;
+        }
+        Track track;
+        track.id = library.tracks_.size();
+        track.path = path.string();
+        if (const TagLib::Tag* tag = file.tag()) {
+            track.title = tag_text(tag->title());
+            track.artist = tag_text(tag->artist());
+            track.genre = tag_text(tag->genre());
+        }
+        if (track.title.empty()) track.title = path.stem().string();
+        if (track.genre.empty()) track.genre = path.parent_path().filename().string();
+        library.tracks_.push_back(std::move(track));
+        library.seconds_.push_back(file.audioProperties()->lengthInMilliseconds() / 1000.0);
+    }
+    if (library.tracks_.empty())
+        throw std::runtime_error("music folder " + root + ": no playable mp3/ogg/opus/flac/wav/m4a files" +
+                                 (files.empty() ? "" : " (" + std::to_string(files.size()) + " unreadable)"));
+    return library;
+}
+
+}  // namespace fer::player
