@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "eigen_maps.hpp"
@@ -37,29 +38,39 @@ IndexRange valid_outputs(int in, int out, int stride, int pad, int k) {
     return {std::size_t(begin), std::size_t(std::max(begin, end))};
 }
 
-// in is one sample (C,H,W); writes channel c's rows of cols (C*KH*KW, OH*OW), zero where padded.
-void im2col_channel(const ConvGeometry& g, const float* in, int c, float* cols) {
-    const std::size_t positions = g.positions();
-    const float* plane = in + std::size_t(c) * g.h * g.w;
-    for (int ki = 0; ki < g.kh; ++ki) {
-        for (int kj = 0; kj < g.kw; ++kj) {
-            float* row = cols + (std::size_t(c * g.kh + ki) * g.kw + kj) * positions;
-            IndexRange xs = valid_outputs(g.w, g.ow, g.stride_w, g.pad_left, kj);
-            for (int oy = 0; oy < g.oh; ++oy) {
-                float* dst = row + std::size_t(oy) * g.ow;
-                int iy = oy * g.stride_h - g.pad_top + ki;
-                if (iy < 0 || iy >= g.h) {
-                    std::fill(dst, dst + g.ow, 0.0f);
-                    continue;
+// Row-major matrix view with its own row stride: a tile of columns of a larger matrix.
+using ConstStridedMatrixMap = Eigen::Map<const RowMajorMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+// Below this many multiply-adds a parallel region costs more than it saves (it costs microseconds, and
+// far more on a loaded machine); such convolutions, typical of batch-1 inference, run on one thread.
+constexpr std::uint64_t kParallelMinMacs = std::uint64_t(1) << 18;
+
+// in is one sample (C,H,W); writes output rows [rows.begin, rows.end) of the sample's im2col matrix
+// (C*KH*KW, OH*OW) into cols, which is (C*KH*KW, rows*OW); zero where the window is in the padding.
+void im2col_rows(const ConvGeometry& g, const float* in, IndexRange rows, float* cols) {
+    const std::size_t width = rows.size() * std::size_t(g.ow);
+    for (int c = 0; c < g.c; ++c) {
+        const float* plane = in + std::size_t(c) * g.h * g.w;
+        for (int ki = 0; ki < g.kh; ++ki) {
+            for (int kj = 0; kj < g.kw; ++kj) {
+                float* row = cols + (std::size_t(c * g.kh + ki) * g.kw + kj) * width;
+                IndexRange xs = valid_outputs(g.w, g.ow, g.stride_w, g.pad_left, kj);
+                for (std::size_t oy = rows.begin; oy < rows.end; ++oy) {
+                    float* dst = row + (oy - rows.begin) * g.ow;
+                    int iy = int(oy) * g.stride_h - g.pad_top + ki;
+                    if (iy < 0 || iy >= g.h) {
+                        std::fill(dst, dst + g.ow, 0.0f);
+                        continue;
+                    }
+                    const float* src = plane + std::size_t(iy) * g.w - g.pad_left + kj;
+                    std::fill(dst, dst + xs.begin, 0.0f);
+                    if (g.stride_w == 1) {
+                        std::copy(src + xs.begin, src + xs.end, dst + xs.begin);
+                    } else {
+                        for (std::size_t ox = xs.begin; ox < xs.end; ++ox) dst[ox] = src[ox * g.stride_w];
+                    }
+                    std::fill(dst + xs.end, dst + g.ow, 0.0f);
                 }
-                const float* src = plane + std::size_t(iy) * g.w - g.pad_left + kj;
-                std::fill(dst, dst + xs.begin, 0.0f);
-                if (g.stride_w == 1) {
-                    std::copy(src + xs.begin, src + xs.end, dst + xs.begin);
-                } else {
-                    for (std::size_t ox = xs.begin; ox < xs.end; ++ox) dst[ox] = src[ox * g.stride_w];
-                }
-                std::fill(dst + xs.end, dst + g.ow, 0.0f);
             }
         }
     }
@@ -86,24 +97,67 @@ void col2im_channel(const ConvGeometry& g, const float* cols, int c, float* din)
     }
 }
 
-// out[:, columns] = weight x cols[:, columns] + bias for one sample; out is (OC, OH*OW).
-void forward_gemm(const ConvGeometry& g, const float* cols, const float* weight, const float* bias, float* out,
-                  IndexRange columns) {
-    if (columns.size() == 0) return;
-    const auto patch = Eigen::Index(g.patch_size()), positions = Eigen::Index(g.positions());
-    ConstMatrixMap weight_matrix(weight, g.oc, patch);
-    ConstMatrixMap col_matrix(cols, patch, positions);
-    MatrixMap out_matrix(out, g.oc, positions);
-    auto out_block = out_matrix.middleCols(Eigen::Index(columns.begin), Eigen::Index(columns.size()));
-    if (bias)
-        out_block = ConstVectorMap(bias, g.oc).replicate(1, Eigen::Index(columns.size()));
-    else
-        out_block.setZero();
-    out_block.noalias() +=
-        weight_matrix * col_matrix.middleCols(Eigen::Index(columns.begin), Eigen::Index(columns.size()));
+// The work of one pass is cut into (sample, tile of output rows) items; item i is sample i / tiles,
+// tile i % tiles. Each item writes its own outputs, so any static split across threads is race-free.
+struct TilePlan {
+    int rows_per_tile, tiles_per_sample;
+
+    IndexRange rows(const ConvGeometry& g, int tile) const {
+        const std::size_t begin = std::size_t(tile) * rows_per_tile;
+        return {begin, std::min(std::size_t(g.oh), begin + rows_per_tile)};
+    }
+};
+
+// A pointwise kernel reads its input in place, so its whole sample is one tile; otherwise a tile holds
+// as many whole output rows as fit in tile_floats (at least one).
+TilePlan plan_tiles(const ConvGeometry& g, std::size_t tile_floats) {
+    const std::size_t row_floats = g.patch_size() * std::size_t(g.ow);
+    const int rows = g.is_pointwise() ? g.oh : int(std::clamp<std::size_t>(tile_floats / row_floats, 1, g.oh));
+    return {rows, (g.oh + rows - 1) / rows};
 }
 
-// dcols[:, columns] = weight^T x dout[:, columns] for one sample; dcols is (C*KH*KW, OH*OW).
+// How many threads to run a pass with: one for small convolutions, never more than there are items.
+int useful_threads(const ConvGeometry& g, int threads, int items) {
+    const std::uint64_t macs = std::uint64_t(g.n) * g.output_size() * g.patch_size();
+    if (macs < kParallelMinMacs) return 1;
+    return std::max(1, std::min(threads, items));
+}
+
+// The im2col block of one tile as a (C*KH*KW, rows*OW) matrix: built in buffer, or, for a pointwise
+// kernel (buffer null), the input sample itself.
+ConstStridedMatrixMap tile_columns(const ConvGeometry& g, const float* sample_in, IndexRange rows, float* buffer) {
+    const auto patch = Eigen::Index(g.patch_size()), count = Eigen::Index(rows.size() * g.ow);
+    if (!buffer)
+        return {sample_in + rows.begin * g.ow, patch, count, Eigen::OuterStride<>(Eigen::Index(g.positions()))};
+    im2col_rows(g, sample_in, rows, buffer);
+    return {buffer, patch, count, Eigen::OuterStride<>(count)};
+}
+
+// One sample's out[:, tile] = weight x columns(tile) + bias; in is (C,H,W), out is (OC,OH*OW).
+void forward_tile(const ConvGeometry& g, const float* sample_in, const float* weight, const float* bias,
+                  float* sample_out, IndexRange rows, float* buffer) {
+    const ConstStridedMatrixMap cols = tile_columns(g, sample_in, rows, buffer);
+    ConstMatrixMap weight_matrix(weight, g.oc, Eigen::Index(g.patch_size()));
+    auto out_block = MatrixMap(sample_out, g.oc, Eigen::Index(g.positions()))
+                         .middleCols(Eigen::Index(rows.begin * g.ow), cols.cols());
+    if (bias)
+        out_block = ConstVectorMap(bias, g.oc).replicate(1, cols.cols());
+    else
+        out_block.setZero();
+    out_block.noalias() += weight_matrix * cols;
+}
+
+// One sample's dweight += dout[:, tile] x columns(tile)^T and dbias += row sums of dout[:, tile].
+void backward_weights_tile(const ConvGeometry& g, const float* sample_in, const float* sample_dout, float* dweight,
+                           float* dbias, IndexRange rows, float* buffer) {
+    const ConstStridedMatrixMap cols = tile_columns(g, sample_in, rows, buffer);
+    const auto dout_block = ConstMatrixMap(sample_dout, g.oc, Eigen::Index(g.positions()))
+                                .middleCols(Eigen::Index(rows.begin * g.ow), cols.cols());
+    MatrixMap(dweight, g.oc, Eigen::Index(g.patch_size())).noalias() += dout_block * cols.transpose();
+    if (dbias) VectorMap(dbias, g.oc) += dout_block.rowwise().sum();
+}
+
+// dcols = weight^T x dout for one sample; dcols is (C*KH*KW, OH*OW). Used for strided kernels only.
 void backward_input_gemm(const ConvGeometry& g, const float* dout, const float* weight, float* dcols,
                          IndexRange columns) {
     if (columns.size() == 0) return;
@@ -115,17 +169,26 @@ void backward_input_gemm(const ConvGeometry& g, const float* dout, const float* 
     dcol_matrix.middleCols(begin, count).noalias() = weight_matrix.transpose() * dout_matrix.middleCols(begin, count);
 }
 
-// dweight[rows] += dout[rows] x cols^T and dbias[rows] += row sums of dout, for one sample.
-void backward_weights_gemm(const ConvGeometry& g, const float* cols, const float* dout, float* dweight, float* dbias,
-                           IndexRange rows) {
-    if (rows.size() == 0) return;
-    const auto patch = Eigen::Index(g.patch_size()), positions = Eigen::Index(g.positions());
-    const auto begin = Eigen::Index(rows.begin), count = Eigen::Index(rows.size());
-    ConstMatrixMap col_matrix(cols, patch, positions);
-    ConstMatrixMap dout_matrix(dout, g.oc, positions);
-    MatrixMap dweight_matrix(dweight, g.oc, patch);
-    dweight_matrix.middleRows(begin, count).noalias() += dout_matrix.middleRows(begin, count) * col_matrix.transpose();
-    if (dbias) VectorMap(dbias, g.oc).segment(begin, count) += dout_matrix.middleRows(begin, count).rowwise().sum();
+// With stride 1, din(c,y,x) = sum over o,i,j of dout(o, y+pad_top-i, x+pad_left-j) * w(o,c,i,j): a
+// convolution of dout (OC,OH,OW) by the kernel flipped in both axes with C and OC swapped, whose
+// leading pad is KH-1-pad_top (KW-1-pad_left) and whose output is (C,H,W).
+bool input_gradient_is_a_convolution(const ConvGeometry& g) {
+    return g.stride_h == 1 && g.stride_w == 1 && g.pad_top <= g.kh - 1 && g.pad_left <= g.kw - 1;
+}
+
+ConvGeometry flipped_geometry(const ConvGeometry& g) {
+    return {g.n, g.oc, g.oh, g.ow, g.c, g.kh, g.kw, 1, 1, g.kh - 1 - g.pad_top, g.kw - 1 - g.pad_left, g.h, g.w};
+}
+
+// weight is (OC,C,KH,KW); flipped is (C,OC,KH,KW) with flipped(c,o,i,j) = weight(o,c,KH-1-i,KW-1-j).
+void flip_weights(const ConvGeometry& g, const float* weight, float* flipped) {
+    const std::size_t window = std::size_t(g.kh) * g.kw;
+    for (int o = 0; o < g.oc; ++o)
+        for (int c = 0; c < g.c; ++c) {
+            const float* src = weight + (std::size_t(o) * g.c + c) * window;
+            float* dst = flipped + (std::size_t(c) * g.oc + o) * window;
+            for (std::size_t k = 0; k < window; ++k) dst[k] = src[window - 1 - k];
+        }
 }
 
 }  // namespace
@@ -137,6 +200,11 @@ void ConvWorkspace::prepare(int threads, std::size_t column_floats, std::size_t 
         if (columns_[t].size() < column_floats) columns_[t].resize(column_floats);
         if (partials_[t].size() < partial_floats) partials_[t].resize(partial_floats);
     }
+}
+
+float* ConvWorkspace::flipped_weights(std::size_t floats) {
+    if (flipped_weights_.size() < floats) flipped_weights_.resize(floats);
+    return flipped_weights_.data();
 }
 
 // ---- reference kernels ----
@@ -207,64 +275,43 @@ void conv2d_backward_weights_reference(const ConvGeometry& g, const float* in, c
 }
 
 // ---- fast kernels ----
-// With at least as many samples as threads each thread takes whole samples (no synchronisation inside
-// a sample). With fewer (batch-1 inference), samples run one after another and every thread takes a
-// slice of the sample's work, so a single image still uses all cores.
+// Every pass loops over (sample, row tile) items with a static schedule, so a batch spreads whole
+// samples over threads and a single image still spreads its tiles over all cores.
 
 void conv2d_forward(const ConvGeometry& g, const float* in, const float* weight, const float* bias, float* out,
                     int threads, ConvWorkspace& workspace) {
     const bool pointwise = g.is_pointwise();
-    const std::size_t column_floats = pointwise ? 0 : g.patch_size() * g.positions();
-    const IndexRange all_columns{0, g.positions()};
-    if (g.n >= threads) {
-        workspace.prepare(threads, column_floats, 0);
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int n = 0; n < g.n; ++n) {
-            const float* sample_in = in + std::size_t(n) * g.input_size();
-            const float* cols = sample_in;
-            if (!pointwise) {
-                float* buffer = workspace.columns(omp_get_thread_num());
-                for (int c = 0; c < g.c; ++c) im2col_channel(g, sample_in, c, buffer);
-                cols = buffer;
-            }
-            forward_gemm(g, cols, weight, bias, out + std::size_t(n) * g.output_size(), all_columns);
-        }
-        return;
-    }
-    workspace.prepare(1, column_floats, 0);
-    for (int n = 0; n < g.n; ++n) {
-        const float* sample_in = in + std::size_t(n) * g.input_size();
-        const float* cols = pointwise ? sample_in : workspace.columns(0);
-#pragma omp parallel num_threads(threads)
-        {
-            if (!pointwise) {
-#pragma omp for schedule(static)
-                for (int c = 0; c < g.c; ++c) im2col_channel(g, sample_in, c, workspace.columns(0));
-            }
-            IndexRange columns = split_range(g.positions(), omp_get_num_threads(), omp_get_thread_num(), 16);
-            forward_gemm(g, cols, weight, bias, out + std::size_t(n) * g.output_size(), columns);
-        }
+    const TilePlan plan = plan_tiles(g, workspace.tile_floats());
+    const int items = g.n * plan.tiles_per_sample;
+    const int team = useful_threads(g, threads, items);
+    workspace.prepare(team, pointwise ? 0 : g.patch_size() * std::size_t(plan.rows_per_tile) * g.ow, 0);
+#pragma omp parallel for num_threads(team) schedule(static) if (team > 1)
+    for (int item = 0; item < items; ++item) {
+        const int n = item / plan.tiles_per_sample;
+        forward_tile(g, in + std::size_t(n) * g.input_size(), weight, bias, out + std::size_t(n) * g.output_size(),
+                     plan.rows(g, item % plan.tiles_per_sample),
+                     pointwise ? nullptr : workspace.columns(omp_get_thread_num()));
     }
 }
 
 void conv2d_backward_input(const ConvGeometry& g, const float* dout, const float* weight, float* din, int threads,
                            ConvWorkspace& workspace) {
-    const bool pointwise = g.is_pointwise();
-    const std::size_t column_floats = pointwise ? 0 : g.patch_size() * g.positions();
+    if (input_gradient_is_a_convolution(g)) {
+        float* flipped = workspace.flipped_weights(g.weight_size());
+        flip_weights(g, weight, flipped);
+        conv2d_forward(flipped_geometry(g), dout, flipped, nullptr, din, threads, workspace);
+        return;
+    }
+    // Strided kernels: dcols = weight^T x dout, then col2im scatters the columns back onto din.
+    const std::size_t column_floats = g.patch_size() * g.positions();
     const IndexRange all_columns{0, g.positions()};
     if (g.n >= threads) {
         workspace.prepare(threads, column_floats, 0);
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (int n = 0; n < g.n; ++n) {
-            const float* sample_dout = dout + std::size_t(n) * g.output_size();
-            float* sample_din = din + std::size_t(n) * g.input_size();
-            if (pointwise) {
-                backward_input_gemm(g, sample_dout, weight, sample_din, all_columns);
-                continue;
-            }
             float* dcols = workspace.columns(omp_get_thread_num());
-            backward_input_gemm(g, sample_dout, weight, dcols, all_columns);
-            for (int c = 0; c < g.c; ++c) col2im_channel(g, dcols, c, sample_din);
+            backward_input_gemm(g, dout + std::size_t(n) * g.output_size(), weight, dcols, all_columns);
+            for (int c = 0; c < g.c; ++c) col2im_channel(g, dcols, c, din + std::size_t(n) * g.input_size());
         }
         return;
     }
@@ -272,16 +319,14 @@ void conv2d_backward_input(const ConvGeometry& g, const float* dout, const float
     for (int n = 0; n < g.n; ++n) {
         const float* sample_dout = dout + std::size_t(n) * g.output_size();
         float* sample_din = din + std::size_t(n) * g.input_size();
-        float* dcols = pointwise ? sample_din : workspace.columns(0);
+        float* dcols = workspace.columns(0);
 #pragma omp parallel num_threads(threads)
         {
             IndexRange columns = split_range(g.positions(), omp_get_num_threads(), omp_get_thread_num(), 16);
             backward_input_gemm(g, sample_dout, weight, dcols, columns);
-            if (!pointwise) {
 #pragma omp barrier
 #pragma omp for schedule(static)
-                for (int c = 0; c < g.c; ++c) col2im_channel(g, dcols, c, sample_din);
-            }
+            for (int c = 0; c < g.c; ++c) col2im_channel(g, dcols, c, sample_din);
         }
     }
 }
@@ -289,57 +334,42 @@ void conv2d_backward_input(const ConvGeometry& g, const float* dout, const float
 void conv2d_backward_weights(const ConvGeometry& g, const float* in, const float* dout, float* dweight, float* dbias,
                              int threads, ConvWorkspace& workspace) {
     const bool pointwise = g.is_pointwise();
-    const std::size_t column_floats = pointwise ? 0 : g.patch_size() * g.positions();
-    const std::size_t weight_floats = g.weight_size();
-    if (g.n >= threads) {
-        // Each thread sums its own samples into a private partial (weight then bias); the partials are
-        // then added in thread order, element by element, so the result does not depend on timing.
-        const std::size_t partial_floats = weight_floats + std::size_t(g.oc);
-        workspace.prepare(threads, column_floats, partial_floats);
-#pragma omp parallel num_threads(threads)
-        {
-            const int thread = omp_get_thread_num(), team = omp_get_num_threads();
-            float* partial = workspace.partial(thread);
-            std::fill(partial, partial + partial_floats, 0.0f);
-            const IndexRange all_rows{0, std::size_t(g.oc)};
-#pragma omp for schedule(static)
-            for (int n = 0; n < g.n; ++n) {
-                const float* sample_in = in + std::size_t(n) * g.input_size();
-                const float* cols = sample_in;
-                if (!pointwise) {
-                    float* buffer = workspace.columns(thread);
-                    for (int c = 0; c < g.c; ++c) im2col_channel(g, sample_in, c, buffer);
-                    cols = buffer;
-                }
-                backward_weights_gemm(g, cols, dout + std::size_t(n) * g.output_size(), partial,
-                                      dbias ? partial + weight_floats : nullptr, all_rows);
-            }
-            const std::size_t reduced_floats = dbias ? partial_floats : weight_floats;
-#pragma omp for schedule(static)
-            for (std::size_t i = 0; i < reduced_floats; ++i) {
-                float sum = 0.0f;
-                for (int t = 0; t < team; ++t) sum += workspace.partial(t)[i];
-                if (i < weight_floats)
-                    dweight[i] += sum;
-                else
-                    dbias[i - weight_floats] += sum;
-            }
-        }
+    const TilePlan plan = plan_tiles(g, workspace.tile_floats());
+    const int items = g.n * plan.tiles_per_sample;
+    const int team = useful_threads(g, threads, items);
+    const std::size_t column_floats = pointwise ? 0 : g.patch_size() * std::size_t(plan.rows_per_tile) * g.ow;
+    auto run_item = [&](int item, float* weight_target, float* bias_target, float* buffer) {
+        const int n = item / plan.tiles_per_sample;
+        backward_weights_tile(g, in + std::size_t(n) * g.input_size(), dout + std::size_t(n) * g.output_size(),
+                              weight_target, bias_target, plan.rows(g, item % plan.tiles_per_sample), buffer);
+    };
+    if (team == 1) {
+        workspace.prepare(1, column_floats, 0);
+        for (int item = 0; item < items; ++item) run_item(item, dweight, dbias, pointwise ? nullptr : workspace.columns(0));
         return;
     }
-    workspace.prepare(1, column_floats, 0);
-    for (int n = 0; n < g.n; ++n) {
-        const float* sample_in = in + std::size_t(n) * g.input_size();
-        const float* cols = pointwise ? sample_in : workspace.columns(0);
-#pragma omp parallel num_threads(threads)
-        {
-            if (!pointwise) {
+    // Each thread sums its own items into a private partial (weight then bias); the partials are then
+    // added in thread order, element by element, so the result does not depend on timing.
+    const std::size_t weight_floats = g.weight_size(), partial_floats = weight_floats + std::size_t(g.oc);
+    workspace.prepare(team, column_floats, partial_floats);
+#pragma omp parallel num_threads(team)
+    {
+        const int thread = omp_get_thread_num(), members = omp_get_num_threads();
+        float* partial = workspace.partial(thread);
+        std::fill(partial, partial + partial_floats, 0.0f);
 #pragma omp for schedule(static)
-                for (int c = 0; c < g.c; ++c) im2col_channel(g, sample_in, c, workspace.columns(0));
-            }
-            // Output channels are split across threads: each weight row has exactly one writer.
-            IndexRange rows = split_range(std::size_t(g.oc), omp_get_num_threads(), omp_get_thread_num(), 1);
-            backward_weights_gemm(g, cols, dout + std::size_t(n) * g.output_size(), dweight, dbias, rows);
+        for (int item = 0; item < items; ++item)
+            run_item(item, partial, dbias ? partial + weight_floats : nullptr,
+                     pointwise ? nullptr : workspace.columns(thread));
+        const std::size_t reduced_floats = dbias ? partial_floats : weight_floats;
+#pragma omp for schedule(static)
+        for (std::size_t i = 0; i < reduced_floats; ++i) {
+            float sum = 0.0f;
+            for (int t = 0; t < members; ++t) sum += workspace.partial(t)[i];
+            if (i < weight_floats)
+                dweight[i] += sum;
+            else
+                dbias[i - weight_floats] += sum;
         }
     }
 }

@@ -45,17 +45,9 @@ Network::Network(Sequence layers, InputSpec input, std::vector<std::string> clas
     grads_.assign(params_.size(), 0.0f);
     state_.assign(layers_.state_size(), 0.0f);
     decay_mask_.reserve(params_.size());
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
-        const Layer& layer = layers_.layer(i);
-        std::size_t declared = 0;
-        for (const auto& block : layer.param_blocks()) {
+    for (std::size_t i = 0; i < layers_.size(); ++i)
+        for (const auto& block : layers_.layer(i).param_blocks())
             decay_mask_.insert(decay_mask_.end(), block.size, block.decay ? 1 : 0);
-            declared += block.size;
-        }
-        if (declared != layer.param_size())
-            throw std::logic_error("network: layer " + std::to_string(i) + " (" + layer.kind() +
-                                   ") declares blocks that do not add up to its parameter count");
-    }
     layers_.bind(params_.data(), grads_.data(), state_.data());
 }
 

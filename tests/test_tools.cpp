@@ -1,7 +1,9 @@
 // The command-line tools as a user runs them: help and version, a short training and evaluation,
 // and one-line errors with a non-zero exit for bad input.
 #include <doctest/doctest.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -12,7 +14,9 @@
 
 #include "fer/model_zoo.hpp"
 #include "fer/synthetic_data.hpp"
+#include "fer/atomic_file.hpp"
 #include "temp_dir.hpp"
+#include "tiny_architecture.hpp"
 
 namespace fer {
 namespace {
@@ -146,6 +150,45 @@ TEST_CASE("bad input gives a one-line reason and a non-zero exit") {
         std::string last = run.output.substr(run.output.rfind('\n', run.output.size() - 2) + 1);
         CHECK(last.find(c.message) != std::string::npos);
     }
+}
+
+}  // namespace fer
+
+namespace fer {
+
+TEST_CASE("Ctrl-C makes fer-train save a checkpoint and exit; --resume finishes the run") {
+    TempDir dir;
+    REQUIRE(run_tool("fer-synth", "--out " + dir.file("data") + " --per-class 16").exit_code == 0);
+    write_file_atomically(dir.file("tiny.arch"), std::string(kTinyArchitecture));
+    const std::string arguments = "--arch " + dir.file("tiny.arch") + " --data " + dir.file("data") +
+                                  " --epochs 40 --batch 16 --threads 1 --quiet --out " + dir.file("m.fer");
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        std::string command = "exec ";
+        command += FER_BINARY_DIR;
+        command += "/fer-train " + arguments + " > " + dir.file("log") + " 2>&1";
+        ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    // Wait until the first epoch is done (its metrics row exists), then interrupt mid-run.
+    for (int i = 0; i < 600 && !std::filesystem::exists(dir.file("m.metrics.csv")); ++i) ::usleep(50000);
+    REQUIRE(std::filesystem::exists(dir.file("m.metrics.csv")));
+    ::kill(child, SIGINT);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    std::string log = slurp(dir.file("log"));
+    INFO(log);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 130);
+    CHECK(log.find("checkpoint saved") != std::string::npos);
+    REQUIRE(std::filesystem::exists(dir.file("m.fer.ckpt")));
+
+    Run resumed = run_tool("fer-train", arguments + " --resume " + dir.file("m.fer.ckpt"));
+    INFO(resumed.output);
+    CHECK(resumed.exit_code == 0);
+    CHECK(resumed.output.find("resuming") != std::string::npos);
+    CHECK(resumed.output.find("epoch 40") != std::string::npos);
 }
 
 }  // namespace fer

@@ -14,24 +14,11 @@
 #include "fer/synthetic_data.hpp"
 #include "fer/trainer.hpp"
 #include "temp_dir.hpp"
+#include "tiny_architecture.hpp"
 
 namespace fer {
 namespace {
 
-// Small enough to train in well under a second per epoch, big enough to learn the stripe classes.
-constexpr const char* kTinyArchitecture = R"(input channels=1 height=48 width=48
-conv2d filters=16 kernel=5 stride=2 padding=same bias=true
-batchnorm momentum=0.9
-relu
-maxpool2d size=2 stride=2 padding=valid
-conv2d filters=16 kernel=3 stride=1 padding=same bias=true
-batchnorm momentum=0.9
-relu
-global_avg_pool
-flatten
-dense units=7
-softmax
-)";
 
 struct SyntheticSplits {
     TempDir dir;

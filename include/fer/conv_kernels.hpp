@@ -1,5 +1,7 @@
 // 2-D convolution kernels: a plain reference of each pass (the definition the tests trust) and a fast
-// im2col + Eigen GEMM version of each (the only path layers use).
+// im2col + Eigen GEMM version of each (the only path layers use). For stride 1 the input gradient is
+// itself a forward convolution of dout with the flipped, transposed kernel, which keeps its GEMM's
+// inner dimension at OC*KH*KW instead of OC.
 //
 // Layout is NCHW throughout; the weight is (OC,C,KH,KW), which per sample is the row-major matrix
 // (OC, C*KH*KW) that multiplies the im2col columns (C*KH*KW, OH*OW). Padded positions contribute zero.
@@ -25,18 +27,27 @@ struct ConvGeometry {
     }
 };
 
-// Reusable per-thread scratch for the fast kernels: im2col columns and weight-gradient partials.
-// Buffers only grow, so once a layer has seen its largest batch a training step allocates nothing.
-// prepare() must be called outside any parallel region; the accessors are then safe from threads.
+// Reusable per-thread scratch for the fast kernels: im2col column tiles, weight-gradient partials and
+// the flipped weights of the input gradient. Buffers only grow, so once a layer has seen its largest
+// batch a training step allocates nothing. prepare() and flipped_weights() must be called outside any
+// parallel region; the accessors are then safe from threads.
 class ConvWorkspace {
 public:
     void prepare(int threads, std::size_t column_floats, std::size_t partial_floats);
     float* columns(int thread) { return columns_[thread].data(); }
     float* partial(int thread) { return partials_[thread].data(); }
+    float* flipped_weights(std::size_t floats);
+
+    // The im2col matrix is built one tile of whole output rows at a time, about this many floats, so
+    // that it is still in L2 when the GEMM reads it. Tests shrink it so small shapes span many tiles.
+    std::size_t tile_floats() const { return tile_floats_; }
+    void set_tile_floats(std::size_t floats) { tile_floats_ = floats; }
 
 private:
     std::vector<std::vector<float>> columns_;
     std::vector<std::vector<float>> partials_;
+    std::vector<float> flipped_weights_;
+    std::size_t tile_floats_ = std::size_t(1) << 16;
 };
 
 // ---- reference kernels (simple loops, double accumulation) ----

@@ -47,8 +47,13 @@ FaceDetector::FaceDetector(const DetectorOptions& options)
     : options_(options), cascade_path_(find_face_cascade(options.cascade_path)) {
     if (!(options_.scale_factor > 1.0)) throw std::invalid_argument("face detector: scale factor must be > 1");
     if (options_.min_face < 1) throw std::invalid_argument("face detector: minimum face size must be >= 1");
-    if (!cascade_.load(cascade_path_) || cascade_.empty())
-        throw std::runtime_error("face cascade " + cascade_path_ + ": not a cascade OpenCV can load");
+    bool loaded = false;
+    try {
+        loaded = cascade_.load(cascade_path_) && !cascade_.empty();
+    } catch (const cv::Exception&) {
+        // OpenCV throws for a malformed XML file and returns false for a well-formed non-cascade.
+    }
+    if (!loaded) throw std::runtime_error("face cascade " + cascade_path_ + ": not a cascade OpenCV can load");
 }
 
 std::vector<cv::Rect> FaceDetector::detect(const cv::Mat& grey) {

@@ -71,7 +71,10 @@ private:
     bool open() {
         capture_.release();
         since_open_ = 0;
-        if (!is_camera_) return capture_.open(name_, cv::CAP_ANY);
+        // FFmpeg reads every common format; OpenCV's own MJPEG reader is the fallback for builds without
+        // it. Not CAP_ANY: its other back ends (GStreamer, image sequences) print alarming noise when
+        // handed a file that is not a video.
+        if (!is_camera_) return capture_.open(name_, cv::CAP_FFMPEG) || capture_.open(name_, cv::CAP_OPENCV_MJPEG);
         bool opened = is_all_digits(name_) ? capture_.open(std::stoi(name_), cv::CAP_V4L2)
                                            : capture_.open(name_, cv::CAP_V4L2);
         if (opened) {

@@ -78,6 +78,8 @@ std::string content_range_value(const ByteRange& range, std::uint64_t size) {
     return "bytes " + std::to_string(range.first) + "-" + std::to_string(range.last) + "/" + std::to_string(size);
 }
 
-std::string unsatisfied_content_range_value(std::uint64_t size) { return "bytes */" + std::to_string(size); }
+std::string unsatisfied_content_range_value(std::uint64_t size) {
+    return "bytes */" + std::to_string(size);
+}
 
 }  // namespace fer::player

@@ -6,6 +6,7 @@
 
 #include <fileref.h>
 #include <tag.h>
+#include <wavfile.h>
 
 namespace fer::player {
 namespace {
@@ -48,17 +49,23 @@ MusicLibrary MusicLibrary::scan(const std::string& root) {
     library.root_ = root;
     for (const fs::path& path : files) {
         TagLib::FileRef file(path.c_str(), true, TagLib::AudioProperties::Fast);
-        if (file.isNull() || !file.audioProperties()) {
+        // TagLib's MP3 reader accepts any bytes (it searches for a frame sync); no sample rate means
+        // it found no audio.
+        if (file.isNull() || !file.audioProperties() || file.audioProperties()->sampleRate() <= 0) {
             library.warnings_.push_back(path.string() + ": not a readable audio file; skipped");
             continue;
         }
         Track track;
         track.id = library.tracks_.size();
         track.path = path.string();
-        if (const TagLib::Tag* tag = file.tag()) {
-            track.title = tag_text(tag->title());
-            track.artist = tag_text(tag->artist());
-            track.genre = tag_text(tag->genre());
+        // FileRef::tag() of a WAV file is its ID3v2 tag only; most WAV taggers write RIFF INFO instead.
+        const auto* wav = dynamic_cast<TagLib::RIFF::WAV::File*>(file.file());
+        const TagLib::Tag* info = wav && wav->hasInfoTag() ? wav->InfoTag() : nullptr;
+        for (const TagLib::Tag* tag : {static_cast<const TagLib::Tag*>(file.tag()), info}) {
+            if (!tag) continue;
+            if (track.title.empty()) track.title = tag_text(tag->title());
+            if (track.artist.empty()) track.artist = tag_text(tag->artist());
+            if (track.genre.empty()) track.genre = tag_text(tag->genre());
         }
         if (track.title.empty()) track.title = path.stem().string();
         if (track.genre.empty()) track.genre = path.parent_path().filename().string();

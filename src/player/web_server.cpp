@@ -73,7 +73,9 @@ void send_error(httplib::Response& res, int status, const std::string& message) 
 }
 
 // Six decimals are plenty for a bar chart and keep 0.1f from printing as 0.10000000149011612.
-double rounded_probability(double p) { return std::round(p * 1e6) / 1e6; }
+double rounded_probability(double p) {
+    return std::round(p * 1e6) / 1e6;
+}
 
 Json track_json(const Track& track) {
     return Json{{"id", track.id}, {"title", track.title}, {"artist", track.artist}, {"genre", track.genre}};
@@ -164,26 +166,38 @@ struct WebServer::Impl {
             int yes = 1;
             ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
         });
-        server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-            // httplib would cut an error body by the request's Range; leave those (rare) errors bodiless.
-            if (!res.body.empty() || !req.ranges.empty()) return httplib::Server::HandlerResponse::Unhandled;
-            std::string message;
-            switch (res.status) {
-                case 400: message = "bad request"; break;
-                case 404: message = "not found: " + req.path; break;
-                case 413: message = "request body too large (limit " + std::to_string(max_request_body_bytes) +
-                                    " bytes)"; break;
-                case 414: message = "request URI too long"; break;
-                case 416: message = "requested range not satisfiable"; break;
-                default: message = "HTTP error " + std::to_string(res.status); break;
-            }
-            if (req.path.rfind("/api/", 0) == 0) {
-                res.set_content(Json{{"error", message}}.dump(), "application/json");
-            } else {
-                res.set_content(message + "\n", "text/plain; charset=utf-8");
-            }
-            return httplib::Server::HandlerResponse::Handled;
-        });
+        server.set_error_handler(
+            httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+                // httplib would cut an error body by the request's Range; leave those (rare) errors bodiless.
+                if (!res.body.empty() || !req.ranges.empty()) return httplib::Server::HandlerResponse::Unhandled;
+                std::string message;
+                switch (res.status) {
+                    case 400:
+                        message = "bad request";
+                        break;
+                    case 404:
+                        message = "not found: " + req.path;
+                        break;
+                    case 413:
+                        message = "request body too large (limit " + std::to_string(max_request_body_bytes) + " bytes)";
+                        break;
+                    case 414:
+                        message = "request URI too long";
+                        break;
+                    case 416:
+                        message = "requested range not satisfiable";
+                        break;
+                    default:
+                        message = "HTTP error " + std::to_string(res.status);
+                        break;
+                }
+                if (req.path.rfind("/api/", 0) == 0) {
+                    res.set_content(Json{{"error", message}}.dump(), "application/json");
+                } else {
+                    res.set_content(message + "\n", "text/plain; charset=utf-8");
+                }
+                return httplib::Server::HandlerResponse::Handled;
+            }));
         server.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr error) {
             std::string message = "unknown error";
             try {
@@ -209,40 +223,40 @@ struct WebServer::Impl {
 
     void install_routes() {
         server.Get("/", owning_ranges([this](const httplib::Request&, httplib::Response& res) {
-            serve_static("index.html", res);
-        }));
+                       serve_static("index.html", res);
+                   }));
         // Flat names only: no slash or dot-dot can reach outside the web folder.
         server.Get(R"(/([A-Za-z0-9_-]+\.(?:html|js|css|svg|png|ico)))",
                    owning_ranges([this](const httplib::Request& req, httplib::Response& res) {
                        serve_static(req.matches[1].str(), res);
                    }));
         server.Get("/api/library", owning_ranges([this](const httplib::Request&, httplib::Response& res) {
-            Json tracks = Json::array();
-            for (const Track& track : engine.tracks()) tracks.push_back(track_json(track));
-            send_json(res, Json{{"tracks", tracks}});
-        }));
-        server.Post("/api/detect", owning_ranges([this](const httplib::Request&, httplib::Response& res) {
-            detect(res);
-        }));
+                       Json tracks = Json::array();
+                       for (const Track& track : engine.tracks()) tracks.push_back(track_json(track));
+                       send_json(res, Json{{"tracks", tracks}});
+                   }));
+        server.Post("/api/detect",
+                    owning_ranges([this](const httplib::Request&, httplib::Response& res) { detect(res); }));
         server.Get("/api/face.png", owning_ranges([this](const httplib::Request&, httplib::Response& res) {
-            std::string png;
-            {
-                std::lock_guard lock(state_mutex);
-                if (last_decision) png.assign(last_decision->face_png.begin(), last_decision->face_png.end());
-            }
-            if (png.empty()) return send_error(res, 404, "no face crop yet: POST /api/detect first");
-            res.set_header("Cache-Control", "no-store");
-            res.set_content(png, "image/png");
-        }));
+                       std::string png;
+                       {
+                           std::lock_guard lock(state_mutex);
+                           if (last_decision)
+                               png.assign(last_decision->face_png.begin(), last_decision->face_png.end());
+                       }
+                       if (png.empty()) return send_error(res, 404, "no face crop yet: POST /api/detect first");
+                       res.set_header("Cache-Control", "no-store");
+                       res.set_content(png, "image/png");
+                   }));
         server.Get("/api/state", owning_ranges([this](const httplib::Request&, httplib::Response& res) {
-            send_json(res, state_json());
-        }));
+                       send_json(res, state_json());
+                   }));
         server.Post("/api/state", owning_ranges([this](const httplib::Request& req, httplib::Response& res) {
-            update_state(req.body, res);
-        }));
+                        update_state(req.body, res);
+                    }));
         server.Get(R"(/api/audio/([^/]+))", owning_ranges([this](const httplib::Request& req, httplib::Response& res) {
-            serve_audio(req.matches[1].str(), req.get_header_value("Range"), res);
-        }));
+                       serve_audio(req.matches[1].str(), req.get_header_value("Range"), res);
+                   }));
     }
 
     void serve_static(const std::string& name, httplib::Response& res) {
@@ -302,7 +316,8 @@ struct WebServer::Impl {
     void update_state(const std::string& text, httplib::Response& res) {
         const Json body = Json::parse(text, nullptr, /*allow_exceptions=*/false);
         if (body.is_discarded() || !body.is_object())
-            return send_error(res, 400, R"(POST /api/state: the body must be a JSON object such as {"emotion_mode": true})");
+            return send_error(res, 400,
+                              R"(POST /api/state: the body must be a JSON object such as {"emotion_mode": true})");
         std::optional<bool> new_emotion_mode;
         std::optional<std::optional<std::size_t>> new_now_playing;
         for (const auto& [key, value] : body.items()) {
@@ -316,12 +331,14 @@ struct WebServer::Impl {
                 } else if (value.is_number_unsigned() && value.get<std::uint64_t>() < engine.tracks().size()) {
                     new_now_playing = static_cast<std::size_t>(value.get<std::uint64_t>());
                 } else {
-                    return send_error(res, 400, "POST /api/state: now_playing must be null or a track id below " +
-                                                    std::to_string(engine.tracks().size()));
+                    return send_error(res, 400,
+                                      "POST /api/state: now_playing must be null or a track id below " +
+                                          std::to_string(engine.tracks().size()));
                 }
             } else {
-                return send_error(res, 400, "POST /api/state: unknown field '" + key +
-                                                "' (expected emotion_mode and/or now_playing)");
+                return send_error(
+                    res, 400,
+                    "POST /api/state: unknown field '" + key + "' (expected emotion_mode and/or now_playing)");
             }
         }
         {
@@ -366,23 +383,25 @@ struct WebServer::Impl {
             res.status = 200;
         }
         // Streams the file in chunks; httplib's offsets count from the start of the range.
-        res.set_content_provider(
-            static_cast<std::size_t>(selection.range.length()), content_type.c_str(),
-            [slice](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
-                const std::size_t chunk = std::min(length, slice->buffer.size());
-                slice->stream.seekg(static_cast<std::streamoff>(slice->first + offset));
-                slice->stream.read(slice->buffer.data(), static_cast<std::streamsize>(chunk));
-                const auto got = slice->stream.gcount();
-                // A file that shrank under us ends the response early rather than sending made-up bytes.
-                if (got <= 0) return false;
-                return sink.write(slice->buffer.data(), static_cast<std::size_t>(got));
-            });
+        res.set_content_provider(static_cast<std::size_t>(selection.range.length()), content_type.c_str(),
+                                 [slice](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+                                     const std::size_t chunk = std::min(length, slice->buffer.size());
+                                     slice->stream.seekg(static_cast<std::streamoff>(slice->first + offset));
+                                     slice->stream.read(slice->buffer.data(), static_cast<std::streamsize>(chunk));
+                                     const auto got = slice->stream.gcount();
+                                     // A file that shrank under us ends the response early rather than sending made-up
+                                     // bytes.
+                                     if (got <= 0) return false;
+                                     return sink.write(slice->buffer.data(), static_cast<std::size_t>(got));
+                                 });
     }
 };
 
 WebServer::WebServer(Engine& engine, WebOptions options) : impl_(std::make_unique<Impl>(engine, std::move(options))) {}
 
-WebServer::~WebServer() { stop(); }
+WebServer::~WebServer() {
+    stop();
+}
 
 void WebServer::start() {
     if (impl_->listener.joinable()) throw std::logic_error("web server: start() called twice");
@@ -390,7 +409,9 @@ void WebServer::start() {
     int port = impl_->options.port;
     if (port == 0) {
         port = impl_->server.bind_to_any_port(host);
-        if (port <= 0) throw std::runtime_error("web server: cannot listen on " + host + " (no free port, or not an address of this machine)");
+        if (port <= 0)
+            throw std::runtime_error("web server: cannot listen on " + host +
+                                     " (no free port, or not an address of this machine)");
     } else if (!impl_->server.bind_to_port(host, port)) {
         throw std::runtime_error("web server: port " + std::to_string(port) + " on " + host +
                                  " is in use (or not an address of this machine); choose another with --port");
@@ -406,7 +427,9 @@ void WebServer::start() {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
-int WebServer::port() const { return impl_->bound_port; }
+int WebServer::port() const {
+    return impl_->bound_port;
+}
 
 void WebServer::stop() {
     if (!impl_ || !impl_->listener.joinable()) return;

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -162,7 +163,8 @@ inline std::vector<Track> write_fake_library(const std::string& folder, double s
 }
 
 // Decisions follow `script` in a loop: an emotion name, or "no_face". The track is the first one whose
-// genre is the emotion, else track (look number mod library size) with a warning, like the real engine.
+// genre is the emotion, else track (look number mod library size) with a warning; no_face keeps the
+// previous decision's track (none before the first), like the real engine.
 class FakeEngine : public Engine {
 public:
     FakeEngine(std::vector<Track> tracks, std::vector<std::string> script,
@@ -195,8 +197,12 @@ public:
             decision.confidence = 0.64;
             decision.face_png = make_face_png(emotion == "happy" || emotion == "surprise");
         }
+        if (decision.event == "no_face") {
+            decision.track = last_track_;  // like the real engine: the current mood continues
+            return decision;
+        }
         for (const Track& track : tracks_) {
-            if (!emotion.empty() && track.genre == emotion) {
+            if (track.genre == emotion) {
                 decision.track = track;
                 break;
             }
@@ -205,6 +211,7 @@ public:
             decision.track = tracks_[number % tracks_.size()];
             decision.warnings.push_back("no track for '" + emotion + "'; playing '" + decision.track->title + "'");
         }
+        last_track_ = decision.track;
         return decision;
     }
 
@@ -219,6 +226,7 @@ private:
     std::chrono::milliseconds look_delay_;
     mutable std::mutex look_mutex_;
     std::size_t looks_ = 0;
+    std::optional<Track> last_track_;
 };
 
 }  // namespace fer::player::testing

@@ -12,14 +12,14 @@
 #include "fake_engine.hpp"
 #include "fer/player/http_range.hpp"
 #include "fer/player/web_server.hpp"
-#include "temp_dir.hpp"
+#include "../temp_dir.hpp"
 
 namespace {
 
-using fer::player::FakeEngine;
 using fer::player::RangeSelection;
 using fer::player::WebOptions;
 using fer::player::WebServer;
+using fer::player::testing::FakeEngine;
 using nlohmann::json;
 
 std::string read_file(const std::string& path) {
@@ -36,7 +36,7 @@ WebOptions any_port() {
 
 // A server on a free port with four 0.2 s WAV tracks and a scripted engine.
 struct Fixture {
-    fer::TempDir temp;
+    fer::TempDir temp{"web_server"};
     FakeEngine engine;
     WebServer server;
     httplib::Client client;
@@ -44,7 +44,7 @@ struct Fixture {
     explicit Fixture(std::vector<std::string> script = {"happy", "no_face", "disgust"},
                      std::chrono::milliseconds look_delay = std::chrono::milliseconds(0),
                      WebOptions options = any_port())
-        : engine(fer::player::testing::write_fake_library(temp.path("music"), 0.2), std::move(script), look_delay),
+        : engine(fer::player::testing::write_fake_library(temp.file("music"), 0.2), std::move(script), look_delay),
           server(engine, std::move(options)),
           client(start_and_address(server)) {
         client.set_read_timeout(10, 0);
@@ -76,7 +76,8 @@ struct Fixture {
 
 TEST_CASE("select_byte_range follows RFC 9110 for one range") {
     using Kind = RangeSelection::Kind;
-    auto check = [](const char* header, std::uint64_t size, Kind kind, std::uint64_t first = 0, std::uint64_t last = 0) {
+    auto check = [](const char* header, std::uint64_t size, Kind kind, std::uint64_t first = 0,
+                    std::uint64_t last = 0) {
         CAPTURE(header);
         const RangeSelection s = fer::player::select_byte_range(header, size);
         CHECK(s.kind == kind);
@@ -89,7 +90,7 @@ TEST_CASE("select_byte_range follows RFC 9110 for one range") {
     check("bytes=0-9", 100, Kind::partial, 0, 9);
     check("bytes=10-", 100, Kind::partial, 10, 99);
     check("bytes=-10", 100, Kind::partial, 90, 99);
-    check("bytes=-500", 100, Kind::partial, 0, 99);     // a suffix longer than the file is the whole file
+    check("bytes=-500", 100, Kind::partial, 0, 99);      // a suffix longer than the file is the whole file
     check("bytes=95-1000", 100, Kind::partial, 95, 99);  // the last position is clamped
     check("BYTES = 5 - 5", 100, Kind::partial, 5, 5);
     check("bytes=99-99", 100, Kind::partial, 99, 99);
@@ -119,7 +120,7 @@ TEST_CASE("web server: library lists the tracks without their paths") {
         CHECK(track["genre"] == f.engine.tracks()[i].genre);
         CHECK_FALSE(track.contains("path"));
     }
-    CHECK(library.dump().find(f.temp.path()) == std::string::npos);
+    CHECK(library.dump().find(f.temp.path.string()) == std::string::npos);
 }
 
 TEST_CASE("web server: detect returns the decision, and state and face.png follow it") {
@@ -142,8 +143,8 @@ TEST_CASE("web server: detect returns the decision, and state and face.png follo
     CHECK(decision["probabilities"]["happy"].get<double>() == doctest::Approx(0.64));
     CHECK(decision["probabilities"]["angry"].get<double>() == doctest::Approx(0.06));
     CHECK(decision["probabilities"].begin().key() == "angry");  // the model's class order
-    CHECK(decision["track"] == json{{"id", 0}, {"title", "Sunny Morning"}, {"artist", "The Test Tones"},
-                                    {"genre", "happy"}});
+    CHECK(decision["track"] ==
+          json{{"id", 0}, {"title", "Sunny Morning"}, {"artist", "The Test Tones"}, {"genre", "happy"}});
     CHECK(decision["warnings"].empty());
     REQUIRE(decision["face"].is_string());
     CHECK(decision["face"].get<std::string>().rfind("/api/face.png?t=", 0) == 0);
@@ -159,13 +160,14 @@ TEST_CASE("web server: detect returns the decision, and state and face.png follo
     CHECK(state["now_playing"] == 0);
     CHECK(state["looking"] == false);
 
-    SUBCASE("no_face has a null emotion, the warning, and keeps the previous face") {
+    SUBCASE("no_face has no emotion and no face crop, says why, and keeps the track") {
         const json no_face = json::parse(f.post("/api/detect", "")->body);
         CHECK(no_face["event"] == "no_face");
         CHECK(no_face["emotion"].is_null());
         CHECK(no_face["face"].is_null());
         CHECK(no_face["faces"] == 0);
-        REQUIRE(no_face["warnings"].size() >= 1);
+        CHECK(no_face["track"]["id"] == 0);  // the mood continues
+        REQUIRE(no_face["warnings"].size() == 1);
         CHECK(no_face["warnings"][0] == "no face seen before the timeout");
         CHECK(f.client.Get("/api/face.png")->status == 404);  // the last decision had no crop
 
@@ -218,10 +220,10 @@ TEST_CASE("web server: state updates, and 400 on bad JSON or types") {
     CHECK(state["now_playing"].is_null());
     CHECK(state["emotion_mode"] == false);
 
-    for (const char* bad : {"{", "", "[]", "true", R"({"emotion_mode": "yes"})", R"({"emotion_mode": 1})",
-                            R"({"now_playing": 4})", R"({"now_playing": -1})", R"({"now_playing": 1.5})",
-                            R"({"now_playing": "1"})", R"({"volume": 3})",
-                            R"({"emotion_mode": true, "now_playing": 99})"}) {
+    for (const char* bad :
+         {"{", "", "[]", "true", R"({"emotion_mode": "yes"})", R"({"emotion_mode": 1})", R"({"now_playing": 4})",
+          R"({"now_playing": -1})", R"({"now_playing": 1.5})", R"({"now_playing": "1"})", R"({"volume": 3})",
+          R"({"emotion_mode": true, "now_playing": 99})"}) {
         CAPTURE(bad);
         res = f.post("/api/state", bad);
         REQUIRE(res);
@@ -269,8 +271,8 @@ TEST_CASE("web server: audio is served whole and by byte ranges") {
         CHECK(res->get_header_value("Content-Type") == "audio/wav");
     }
 
-    for (const std::string range : {"bytes=" + std::to_string(size) + "-", std::string("bytes=5000-6000"),
-                                    std::string("bytes=-0"), std::string("bytes=9-3")}) {
+    for (const std::string& range : {"bytes=" + std::to_string(size) + "-", std::string("bytes=5000-6000"),
+                                     std::string("bytes=-0"), std::string("bytes=9-3")}) {
         CAPTURE(range);
         res = f.client.Get("/api/audio/1", {{"Range", range}});
         REQUIRE(res);
@@ -288,12 +290,27 @@ TEST_CASE("web server: audio is served whole and by byte ranges") {
 
 TEST_CASE("web server: 404 for unknown ids and anything outside the library and web folder") {
     Fixture f;
-    for (const char* path :
-         {"/api/audio/4", "/api/audio/99999999999999999999999", "/api/audio/abc", "/api/audio/-1", "/api/audio/1.0",
-          "/api/audio/", "/api/audio/0x1", "/api/audio/../../etc/passwd", "/api/audio/..%2f..%2fetc%2fpasswd",
-          "/api/audio/%2e%2e/%2e%2e/etc/passwd", "/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd",
-          "/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/..%2f..%2fetc%2fpasswd", "/etc/passwd", "/web/index.html",
-          "/index.html/..", "/.%2e/.%2e/etc/passwd", "/nothing.js", "/api/nothing", "/CMakeLists.txt"}) {
+    for (const char* path : {"/api/audio/4",
+                             "/api/audio/99999999999999999999999",
+                             "/api/audio/abc",
+                             "/api/audio/-1",
+                             "/api/audio/1.0",
+                             "/api/audio/",
+                             "/api/audio/0x1",
+                             "/api/audio/../../etc/passwd",
+                             "/api/audio/..%2f..%2fetc%2fpasswd",
+                             "/api/audio/%2e%2e/%2e%2e/etc/passwd",
+                             "/../../etc/passwd",
+                             "/%2e%2e/%2e%2e/etc/passwd",
+                             "/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+                             "/..%2f..%2fetc%2fpasswd",
+                             "/etc/passwd",
+                             "/web/index.html",
+                             "/index.html/..",
+                             "/.%2e/.%2e/etc/passwd",
+                             "/nothing.js",
+                             "/api/nothing",
+                             "/CMakeLists.txt"}) {
         CAPTURE(path);
         auto res = f.client.Get(path);
         REQUIRE(res);
@@ -344,13 +361,13 @@ TEST_CASE("web server: the page and its files are served with their content type
 }
 
 TEST_CASE("web server: --web-root serves a folder instead of the embedded page") {
-    fer::TempDir web;
+    fer::TempDir web{"web_root"};
     {
-        std::ofstream(web.path("index.html")) << "<!doctype html><p>custom page</p>";
-        std::ofstream(web.path("extra.css")) << "p { color: red }";
+        std::ofstream(web.file("index.html")) << "<!doctype html><p>custom page</p>";
+        std::ofstream(web.file("extra.css")) << "p { color: red }";
     }
     WebOptions options = any_port();
-    options.web_root = web.path();
+    options.web_root = web.path.string();
     Fixture f({"happy"}, std::chrono::milliseconds(0), options);
     auto res = f.client.Get("/");
     REQUIRE(res);
@@ -358,7 +375,7 @@ TEST_CASE("web server: --web-root serves a folder instead of the embedded page")
     CHECK(f.client.Get("/extra.css")->body == "p { color: red }");
     CHECK(f.client.Get("/app.js")->status == 404);
 
-    options.web_root = web.path("missing");
+    options.web_root = web.file("missing");
     CHECK_THROWS_AS(WebServer(f.engine, options), std::invalid_argument);
 }
 
