@@ -8,7 +8,13 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache
   # core library and tools
   libeigen3-dev libstb-dev libcli11-dev doctest-dev
+  # fer-play: capture and face detection, audio tags, web server and JSON
+  libopencv-dev opencv-data libtag1-dev libcpp-httplib-dev nlohmann-json3-dev
+  # the player's browser test (playwright-core drives Debian's chromium; no browser download)
+  chromium
 )
+# Node.js runs the browser test; a machine that already has node (and npm) keeps its own.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for pkg in "${packages[@]}"; do

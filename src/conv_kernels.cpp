@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 
 #include "eigen_maps.hpp"
@@ -157,7 +158,7 @@ void backward_weights_tile(const ConvGeometry& g, const float* sample_in, const 
     if (dbias) VectorMap(dbias, g.oc) += dout_block.rowwise().sum();
 }
 
-// dcols = weight^T x dout for one sample; dcols is (C*KH*KW, OH*OW). Used for strided kernels only.
+// dcols = weight^T x dout for one sample; dcols is (C*KH*KW, OH*OW).
 void backward_input_gemm(const ConvGeometry& g, const float* dout, const float* weight, float* dcols,
                          IndexRange columns) {
     if (columns.size() == 0) return;
@@ -172,8 +173,10 @@ void backward_input_gemm(const ConvGeometry& g, const float* dout, const float* 
 // With stride 1, din(c,y,x) = sum over o,i,j of dout(o, y+pad_top-i, x+pad_left-j) * w(o,c,i,j): a
 // convolution of dout (OC,OH,OW) by the kernel flipped in both axes with C and OC swapped, whose
 // leading pad is KH-1-pad_top (KW-1-pad_left) and whose output is (C,H,W).
-bool input_gradient_is_a_convolution(const ConvGeometry& g) {
-    return g.stride_h == 1 && g.stride_w == 1 && g.pad_top <= g.kh - 1 && g.pad_left <= g.kw - 1;
+// It pays when OC <= C: the flipped GEMM then has the larger inner dimension; with more output than
+// input channels weight^T x dout followed by col2im measured faster (docs/performance.md).
+bool input_gradient_as_convolution(const ConvGeometry& g) {
+    return g.stride_h == 1 && g.stride_w == 1 && g.pad_top <= g.kh - 1 && g.pad_left <= g.kw - 1 && g.oc <= g.c;
 }
 
 ConvGeometry flipped_geometry(const ConvGeometry& g) {
@@ -191,6 +194,126 @@ void flip_weights(const ConvGeometry& g, const float* weight, float* flipped) {
         }
 }
 
+// ---- direct convolution (stride 1) ----
+// With few output channels the im2col GEMM does only OC multiply-adds per column element it builds and
+// packs, so it is bound by memory traffic. The direct kernel instead keeps a block of kDirectBlock
+// output channels x up to 3 vectors of 16 output columns in registers and streams the zero-padded
+// input rows past them: one broadcast weight feeds up to 3 FMAs.
+
+constexpr int kLanes = 16;
+constexpr int kDirectBlock = 8;
+using Lanes = float __attribute__((vector_size(kLanes * sizeof(float))));
+
+// Where the direct kernel measured faster (docs/performance.md): stride 1, an output row at least one
+// vector wide, and up to 16 output channels, or up to 32 when the patch is large enough that building
+// and packing im2col columns dominates (with one input channel it is cheap and the GEMM wins).
+bool use_direct(const ConvGeometry& g) {
+    if (g.stride_h != 1 || g.stride_w != 1 || g.is_pointwise() || g.ow < kLanes) return false;
+    return g.oc <= 16 || (g.oc <= 32 && g.patch_size() >= 256);
+}
+
+// Layout of the padded copy of one sample: (C, OH+KH-1, padded_w), where padded_w also covers the
+// last vector's overhang, so every load is in bounds; padding is zero.
+struct DirectLayout {
+    int vectors, padded_h, padded_w;
+    std::size_t sample_floats(int c) const { return std::size_t(c) * padded_h * padded_w; }
+};
+
+DirectLayout direct_layout(const ConvGeometry& g) {
+    const int vectors = std::min(3, (g.ow + kLanes - 1) / kLanes);
+    const int chunk = vectors * kLanes, chunks = (g.ow + chunk - 1) / chunk;
+    return {vectors, g.oh + g.kh - 1, chunks * chunk + g.kw - 1};
+}
+
+// in is one sample (C,H,W); padded is its (C, padded_h, padded_w) copy with the conv's leading pads.
+void pad_sample(const ConvGeometry& g, const DirectLayout& layout, const float* in, float* padded) {
+    std::fill(padded, padded + layout.sample_floats(g.c), 0.0f);
+    for (int c = 0; c < g.c; ++c)
+        for (int y = 0; y < g.h; ++y) {
+            const int py = y + g.pad_top;
+            if (py >= layout.padded_h) break;  // 'valid'-like geometries never read these rows
+            const float* src = in + (std::size_t(c) * g.h + y) * g.w;
+            float* dst = padded + (std::size_t(c) * layout.padded_h + py) * layout.padded_w + g.pad_left;
+            std::copy(src, src + std::min(g.w, layout.padded_w - g.pad_left), dst);
+        }
+}
+
+// weight is (OC,C,KH,KW); packed is (ceil(OC/8), C, KH, KW, 8): a block's 8 weights for one tap side by
+// side, zero for channels past OC.
+void pack_direct_weights(const ConvGeometry& g, const float* weight, float* packed) {
+    const std::size_t taps = g.patch_size(), blocks = std::size_t(g.oc + kDirectBlock - 1) / kDirectBlock;
+    std::fill(packed, packed + blocks * taps * kDirectBlock, 0.0f);
+    for (int o = 0; o < g.oc; ++o)
+        for (std::size_t t = 0; t < taps; ++t)
+            packed[((o / kDirectBlock) * taps + t) * kDirectBlock + o % kDirectBlock] = weight[o * taps + t];
+}
+
+// One output row oy of output channels [block*8, block*8+8) for one sample: out is (OC,OH,OW).
+template <int kVectors>
+void direct_row(const ConvGeometry& g, const DirectLayout& layout, const float* padded, const float* packed_block,
+                const float* bias, int block, int oy, float* out) {
+    const int o_begin = block * kDirectBlock, o_count = std::min(kDirectBlock, g.oc - o_begin);
+    for (int x0 = 0; x0 < g.ow; x0 += kVectors * kLanes) {
+        Lanes acc[kDirectBlock][kVectors];
+        for (int o = 0; o < kDirectBlock; ++o)
+            for (int v = 0; v < kVectors; ++v) acc[o][v] = Lanes{} + (bias && o < o_count ? bias[o_begin + o] : 0.0f);
+        const float* taps = packed_block;
+        for (int c = 0; c < g.c; ++c)
+            for (int ki = 0; ki < g.kh; ++ki) {
+                const float* row = padded + (std::size_t(c) * layout.padded_h + oy + ki) * layout.padded_w + x0;
+                for (int kj = 0; kj < g.kw; ++kj, taps += kDirectBlock) {
+                    Lanes x[kVectors];
+                    for (int v = 0; v < kVectors; ++v) std::memcpy(&x[v], row + kj + v * kLanes, sizeof(Lanes));
+#pragma GCC unroll 8
+                    for (int o = 0; o < kDirectBlock; ++o) {
+                        const Lanes w = Lanes{} + taps[o];
+                        for (int v = 0; v < kVectors; ++v) acc[o][v] += w * x[v];
+                    }
+                }
+            }
+        for (int o = 0; o < o_count; ++o) {
+            float* dst = out + (std::size_t(o_begin + o) * g.oh + oy) * g.ow + x0;
+            for (int v = 0; v < kVectors; ++v) {
+                const int valid = std::min(kLanes, g.ow - x0 - v * kLanes);
+                if (valid <= 0) break;
+                std::memcpy(dst + v * kLanes, &acc[o][v], std::size_t(valid) * sizeof(float));
+            }
+        }
+    }
+}
+
+void direct_forward(const ConvGeometry& g, const float* in, const float* weight, const float* bias, float* out,
+                    int threads, ConvWorkspace& workspace) {
+    const DirectLayout layout = direct_layout(g);
+    const int blocks = (g.oc + kDirectBlock - 1) / kDirectBlock;
+    float* padded = workspace.padded_input(std::size_t(g.n) * layout.sample_floats(g.c));
+    float* packed = workspace.packed_weights(std::size_t(blocks) * g.patch_size() * kDirectBlock);
+    pack_direct_weights(g, weight, packed);
+    // Items are (sample, block, output row): one writer per output element, any static split is race-free.
+    const int items = g.n * blocks * g.oh;
+    const int team = useful_threads(g, threads, items);
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+#pragma omp for schedule(static)
+        for (int n = 0; n < g.n; ++n)
+            pad_sample(g, layout, in + std::size_t(n) * g.input_size(),
+                       padded + std::size_t(n) * layout.sample_floats(g.c));
+#pragma omp for schedule(static)
+        for (int item = 0; item < items; ++item) {
+            const int n = item / (blocks * g.oh), block = item / g.oh % blocks, oy = item % g.oh;
+            const float* sample = padded + std::size_t(n) * layout.sample_floats(g.c);
+            const float* packed_block = packed + std::size_t(block) * g.patch_size() * kDirectBlock;
+            float* sample_out = out + std::size_t(n) * g.output_size();
+            if (layout.vectors == 1)
+                direct_row<1>(g, layout, sample, packed_block, bias, block, oy, sample_out);
+            else if (layout.vectors == 2)
+                direct_row<2>(g, layout, sample, packed_block, bias, block, oy, sample_out);
+            else
+                direct_row<3>(g, layout, sample, packed_block, bias, block, oy, sample_out);
+        }
+    }
+}
+
 }  // namespace
 
 void ConvWorkspace::prepare(int threads, std::size_t column_floats, std::size_t partial_floats) {
@@ -205,6 +328,16 @@ void ConvWorkspace::prepare(int threads, std::size_t column_floats, std::size_t 
 float* ConvWorkspace::flipped_weights(std::size_t floats) {
     if (flipped_weights_.size() < floats) flipped_weights_.resize(floats);
     return flipped_weights_.data();
+}
+
+float* ConvWorkspace::padded_input(std::size_t floats) {
+    if (padded_input_.size() < floats) padded_input_.resize(floats);
+    return padded_input_.data();
+}
+
+float* ConvWorkspace::packed_weights(std::size_t floats) {
+    if (packed_weights_.size() < floats) packed_weights_.resize(floats);
+    return packed_weights_.data();
 }
 
 // ---- reference kernels ----
@@ -280,6 +413,10 @@ void conv2d_backward_weights_reference(const ConvGeometry& g, const float* in, c
 
 void conv2d_forward(const ConvGeometry& g, const float* in, const float* weight, const float* bias, float* out,
                     int threads, ConvWorkspace& workspace) {
+    if (use_direct(g)) {
+        direct_forward(g, in, weight, bias, out, threads, workspace);
+        return;
+    }
     const bool pointwise = g.is_pointwise();
     const TilePlan plan = plan_tiles(g, workspace.tile_floats());
     const int items = g.n * plan.tiles_per_sample;
@@ -296,13 +433,13 @@ void conv2d_forward(const ConvGeometry& g, const float* in, const float* weight,
 
 void conv2d_backward_input(const ConvGeometry& g, const float* dout, const float* weight, float* din, int threads,
                            ConvWorkspace& workspace) {
-    if (input_gradient_is_a_convolution(g)) {
+    if (input_gradient_as_convolution(g)) {
         float* flipped = workspace.flipped_weights(g.weight_size());
         flip_weights(g, weight, flipped);
         conv2d_forward(flipped_geometry(g), dout, flipped, nullptr, din, threads, workspace);
         return;
     }
-    // Strided kernels: dcols = weight^T x dout, then col2im scatters the columns back onto din.
+    // dcols = weight^T x dout, then col2im scatters the columns back onto din.
     const std::size_t column_floats = g.patch_size() * g.positions();
     const IndexRange all_columns{0, g.positions()};
     if (g.n >= threads) {
@@ -341,11 +478,13 @@ void conv2d_backward_weights(const ConvGeometry& g, const float* in, const float
     auto run_item = [&](int item, float* weight_target, float* bias_target, float* buffer) {
         const int n = item / plan.tiles_per_sample;
         backward_weights_tile(g, in + std::size_t(n) * g.input_size(), dout + std::size_t(n) * g.output_size(),
-                              weight_target, bias_target, plan.rows(g, item % plan.tiles_per_sample), buffer);
+                              weight_target, bias_target, plan.rows(g, item % plan.tiles_per_sample),
+                              pointwise ? nullptr : buffer);
     };
     if (team == 1) {
         workspace.prepare(1, column_floats, 0);
-        for (int item = 0; item < items; ++item) run_item(item, dweight, dbias, pointwise ? nullptr : workspace.columns(0));
+        for (int item = 0; item < items; ++item)
+            run_item(item, dweight, dbias, workspace.columns(0));
         return;
     }
     // Each thread sums its own items into a private partial (weight then bias); the partials are then
@@ -359,8 +498,7 @@ void conv2d_backward_weights(const ConvGeometry& g, const float* in, const float
         std::fill(partial, partial + partial_floats, 0.0f);
 #pragma omp for schedule(static)
         for (int item = 0; item < items; ++item)
-            run_item(item, partial, dbias ? partial + weight_floats : nullptr,
-                     pointwise ? nullptr : workspace.columns(thread));
+            run_item(item, partial, dbias ? partial + weight_floats : nullptr, workspace.columns(thread));
         const std::size_t reduced_floats = dbias ? partial_floats : weight_floats;
 #pragma omp for schedule(static)
         for (std::size_t i = 0; i < reduced_floats; ++i) {

@@ -68,18 +68,45 @@ Window clip_window(const PoolGeometry& g, int oy, int ox) {
     return {std::max(y0, 0), std::min(y0 + g.size_h, g.h), std::max(x0, 0), std::min(x0 + g.size_w, g.w)};
 }
 
-// plane is one (H,W) input channel, out its (OH,OW) output; argmax (OH*OW) is filled when not null.
+// plane is one (H,W) input channel, out its (OH,OW) output; argmax (OH*OW) is filled when tracked.
+// A plain window scan is one long compare-and-select chain per output, bound by its latency. Here a
+// block of kBlock neighbouring outputs of a row advances through the window elements together (in
+// row-major order, as the plain scan): independent lanes, kept in registers, that the compiler
+// vectorises. Window elements in the padding are read at a clamped in-row index and never win.
+// Strict >, so ties keep the first element.
+template <bool kTrackArgmax>
 void max_pool_plane(const PoolGeometry& g, const float* plane, float* out, int* argmax) {
-    for (int oy = 0; oy < g.oh; ++oy)
-        for (int ox = 0; ox < g.ow; ++ox) {
-            const Window win = clip_window(g, oy, ox);
-            int best = win.y_begin * g.w + win.x_begin;
-            for (int y = win.y_begin; y < win.y_end; ++y)
-                for (int x = win.x_begin; x < win.x_end; ++x)
-                    if (plane[y * g.w + x] > plane[best]) best = y * g.w + x;  // strict: ties keep the first
-            out[oy * g.ow + ox] = plane[best];
-            if (argmax) argmax[oy * g.ow + ox] = best;
+    constexpr int kBlock = 16;
+    for (int oy = 0; oy < g.oh; ++oy) {
+        const int y0 = oy * g.stride_h - g.pad_top;
+        const int y_begin = std::max(y0, 0), y_end = std::min(y0 + g.size_h, g.h);
+        for (int block = 0; block < g.ow; block += kBlock) {
+            float best_value[kBlock];
+            int best[kBlock];
+            for (int j = 0; j < kBlock; ++j) {  // each window's first valid element
+                const int x = std::clamp((block + j) * g.stride_w - g.pad_left, 0, g.w - 1);
+                best[j] = y_begin * g.w + x;
+                best_value[j] = plane[best[j]];
+            }
+            for (int y = y_begin; y < y_end; ++y) {
+                const float* row = plane + y * g.w;
+                for (int kx = 0; kx < g.size_w; ++kx)
+                    for (int j = 0; j < kBlock; ++j) {
+                        const int x = (block + j) * g.stride_w - g.pad_left + kx;
+                        const bool inside = x >= 0 && x < g.w;
+                        const int clamped = std::clamp(x, 0, g.w - 1);
+                        const float value = row[clamped];
+                        const bool better = inside && value > best_value[j];
+                        best_value[j] = better ? value : best_value[j];
+                        if constexpr (kTrackArgmax) best[j] = better ? y * g.w + clamped : best[j];
+                    }
+            }
+            const int count = std::min(kBlock, g.ow - block);
+            for (int j = 0; j < count; ++j) out[oy * g.ow + block + j] = best_value[j];
+            if constexpr (kTrackArgmax)
+                for (int j = 0; j < count; ++j) argmax[oy * g.ow + block + j] = best[j];
         }
+    }
 }
 
 // dout is one (OH,OW) gradient plane; din (H,W) is assigned.
@@ -142,8 +169,12 @@ void MaxPool2D::forward(const Tensor& in, Tensor& out, const Context& ctx) {
     float* dst = out.data();
 #pragma omp parallel for num_threads(ctx.threads) schedule(static)
     for (int p = 0; p < planes; ++p)
-        max_pool_plane(geometry_, src + std::size_t(p) * in_plane, dst + std::size_t(p) * out_plane,
-                       argmax ? argmax + std::size_t(p) * out_plane : nullptr);
+        if (argmax)
+            max_pool_plane<true>(geometry_, src + std::size_t(p) * in_plane, dst + std::size_t(p) * out_plane,
+                                 argmax + std::size_t(p) * out_plane);
+        else
+            max_pool_plane<false>(geometry_, src + std::size_t(p) * in_plane, dst + std::size_t(p) * out_plane,
+                                  nullptr);
 }
 
 void MaxPool2D::backward(const Tensor& in, const Tensor& /*out*/, const Tensor& dout, Tensor* din, const Context& ctx) {

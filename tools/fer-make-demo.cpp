@@ -3,7 +3,6 @@
 // frames; and short generated melodies, one folder per genre, as tiny 8-bit WAV files. Everything is
 // computed from the inputs alone, so the same images give byte-identical files.
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -12,15 +11,14 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <opencv2/core/utils/logger.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <opencv2/core/utils/logger.hpp>
-#include <opencv2/imgproc.hpp>
-#include <opencv2/videoio.hpp>
 
 #include "fer/dataset.hpp"
 #include "fer/evaluate.hpp"
@@ -37,10 +35,10 @@ using fer::player::FaceDetector;
 constexpr int kFrameWidth = 640, kFrameHeight = 480;
 
 struct ClipOptions {
-    int face_size = 200;        // the 48x48 face is shown at this size
-    int frames_per_face = 20;   // >= 12: enough for one 10-frame decision with misses to spare
+    int face_size = 200;       // the 48x48 face is shown at this size
+    int frames_per_face = 20;  // >= 12: enough for one 10-frame decision with misses to spare
     double fps = 15;
-    int jpeg_quality = 60;      // keeps the committed clip small
+    int jpeg_quality = 60;  // keeps the committed clip small
 };
 
 // A calm blue-grey vertical gradient: plain enough for the detector, not a flat colour.
@@ -116,7 +114,7 @@ struct Style {
     double bpm;
     std::vector<int> scale;  // semitones above the root
     double root_hz;
-    double note_beats;       // melody note length in beats
+    double note_beats;  // melody note length in beats
 };
 
 void put_u32(std::string& out, std::uint32_t v) {
@@ -204,8 +202,8 @@ std::vector<std::uint8_t> melody(const Style& style, std::uint64_t seed, double 
 }
 
 void make_music(const std::string& folder, double seconds, int rate) {
-    const std::vector<int> major = {0, 2, 4, 5, 7, 9, 11}, minor = {0, 2, 3, 5, 7, 8, 10},
-                           blues = {0, 3, 5, 6, 7, 10}, pentatonic = {0, 2, 4, 7, 9};
+    const std::vector<int> major = {0, 2, 4, 5, 7, 9, 11}, minor = {0, 2, 3, 5, 7, 8, 10}, blues = {0, 3, 5, 6, 7, 10},
+                           pentatonic = {0, 2, 4, 7, 9};
     const std::vector<Style> styles = {
         {"pop", {"bright-morning", "sunny-steps"}, 132, major, 261.63, 0.5},
         {"dance", {"neon-floor", "pulse-run"}, 128, pentatonic, 220.00, 0.5},
@@ -243,11 +241,14 @@ int main(int argc, char** argv) {
     app.add_option("--min-confidence", min_confidence, "with --pick --model")->capture_default_str();
     app.add_option("--out", out, "output folder")->capture_default_str();
     app.add_option("--cascade", cascade, "Haar cascade (default: found automatically)");
-    app.add_option("--frames-per-face", clip.frames_per_face, "frames each face is shown")->capture_default_str()
+    app.add_option("--frames-per-face", clip.frames_per_face, "frames each face is shown")
+        ->capture_default_str()
         ->check(CLI::Range(12, 300));
-    app.add_option("--music-seconds", music_seconds, "length of each track")->capture_default_str()
+    app.add_option("--music-seconds", music_seconds, "length of each track")
+        ->capture_default_str()
         ->check(CLI::Range(1.0, 30.0));
-    app.add_option("--sample-rate", sample_rate, "audio sample rate")->capture_default_str()
+    app.add_option("--sample-rate", sample_rate, "audio sample rate")
+        ->capture_default_str()
         ->check(CLI::Range(8000, 48000));
     CLI11_PARSE(app, argc, argv);
     cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);

@@ -1,7 +1,8 @@
 // 2-D convolution kernels: a plain reference of each pass (the definition the tests trust) and a fast
-// im2col + Eigen GEMM version of each (the only path layers use). For stride 1 the input gradient is
-// itself a forward convolution of dout with the flipped, transposed kernel, which keeps its GEMM's
-// inner dimension at OC*KH*KW instead of OC.
+// version of each (the only path layers use): im2col + Eigen GEMM, or, for stride-1 convolutions with
+// few output channels on wide maps, a direct convolution vectorised over output columns. With stride 1
+// and OC <= C the input gradient is itself a forward convolution of dout with the flipped, transposed
+// kernel, which keeps the inner dimension of its product at OC*KH*KW instead of OC.
 //
 // Layout is NCHW throughout; the weight is (OC,C,KH,KW), which per sample is the row-major matrix
 // (OC, C*KH*KW) that multiplies the im2col columns (C*KH*KW, OH*OW). Padded positions contribute zero.
@@ -37,6 +38,9 @@ public:
     float* columns(int thread) { return columns_[thread].data(); }
     float* partial(int thread) { return partials_[thread].data(); }
     float* flipped_weights(std::size_t floats);
+    // The direct kernel's zero-padded copy of the input and its weights regrouped by output-channel block.
+    float* padded_input(std::size_t floats);
+    float* packed_weights(std::size_t floats);
 
     // The im2col matrix is built one tile of whole output rows at a time, about this many floats, so
     // that it is still in L2 when the GEMM reads it. Tests shrink it so small shapes span many tiles.
@@ -46,8 +50,8 @@ public:
 private:
     std::vector<std::vector<float>> columns_;
     std::vector<std::vector<float>> partials_;
-    std::vector<float> flipped_weights_;
-    std::size_t tile_floats_ = std::size_t(1) << 16;
+    std::vector<float> flipped_weights_, padded_input_, packed_weights_;
+    std::size_t tile_floats_ = std::size_t(1) << 18;
 };
 
 // ---- reference kernels (simple loops, double accumulation) ----

@@ -48,8 +48,8 @@ FaceCollection EmotionDecider::collect_faces(FrameSource& source, FaceDetector& 
         const cv::Mat grey = to_grey(frame);
         std::optional<cv::Rect> box = detector.largest_face(grey);
         if (!box) continue;
-        collection.faces.push_back({crop_face(grey, *box, options_.margin, input().width, input().height), *box,
-                                    source.frames_delivered()});
+        collection.faces.push_back(
+            {crop_face(grey, *box, options_.margin, input().width, input().height), *box, source.frames_delivered()});
     }
     return collection;
 }
@@ -90,8 +90,9 @@ EmotionEstimate EmotionDecider::classify(std::span<const GreyImage> faces) {
     for (std::size_t i = 0; i < faces.size(); ++i)
         for (std::size_t c = 0; c < k; ++c) estimate.probabilities[c] += per_face[i * k + c];
     for (float& p : estimate.probabilities) p /= float(faces.size());
-    const std::size_t best = std::size_t(
-        std::max_element(estimate.probabilities.begin(), estimate.probabilities.end()) - estimate.probabilities.begin());
+    const std::size_t best =
+        std::size_t(std::max_element(estimate.probabilities.begin(), estimate.probabilities.end()) -
+                    estimate.probabilities.begin());
     estimate.emotion = classes()[best];
     estimate.confidence = estimate.probabilities[best];
     return estimate;

@@ -4,9 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <stdexcept>
-
 #include <opencv2/imgproc.hpp>
+#include <stdexcept>
 
 namespace fer::player {
 
@@ -57,7 +56,8 @@ FaceDetector::FaceDetector(const DetectorOptions& options)
 }
 
 std::vector<cv::Rect> FaceDetector::detect(const cv::Mat& grey) {
-    if (grey.empty() || grey.type() != CV_8UC1) throw std::invalid_argument("FaceDetector::detect: need an 8-bit grey frame");
+    if (grey.empty() || grey.type() != CV_8UC1)
+        throw std::invalid_argument("FaceDetector::detect: need an 8-bit grey frame");
     double shrink = 1.0;
     const cv::Mat* search = &grey;
     if (options_.detect_width > 0 && grey.cols > options_.detect_width) {
@@ -81,7 +81,8 @@ std::vector<cv::Rect> FaceDetector::detect(const cv::Mat& grey) {
         scaled &= frame;
         if (scaled.area() > 0) faces.push_back(scaled);
     }
-    std::stable_sort(faces.begin(), faces.end(), [](const cv::Rect& a, const cv::Rect& b) { return a.area() > b.area(); });
+    std::stable_sort(faces.begin(), faces.end(),
+                     [](const cv::Rect& a, const cv::Rect& b) { return a.area() > b.area(); });
     return faces;
 }
 

@@ -4,11 +4,10 @@
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
-#include <thread>
-#include <vector>
-
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
+#include <thread>
+#include <vector>
 
 namespace fer::player {
 namespace {
@@ -75,8 +74,8 @@ private:
         // it. Not CAP_ANY: its other back ends (GStreamer, image sequences) print alarming noise when
         // handed a file that is not a video.
         if (!is_camera_) return capture_.open(name_, cv::CAP_FFMPEG) || capture_.open(name_, cv::CAP_OPENCV_MJPEG);
-        bool opened = is_all_digits(name_) ? capture_.open(std::stoi(name_), cv::CAP_V4L2)
-                                           : capture_.open(name_, cv::CAP_V4L2);
+        bool opened =
+            is_all_digits(name_) ? capture_.open(std::stoi(name_), cv::CAP_V4L2) : capture_.open(name_, cv::CAP_V4L2);
         if (opened) {
             capture_.set(cv::CAP_PROP_FRAME_WIDTH, options_.camera_width);
             capture_.set(cv::CAP_PROP_FRAME_HEIGHT, options_.camera_height);

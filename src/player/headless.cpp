@@ -5,10 +5,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "fer/player/frame_source.hpp"
 
@@ -16,7 +15,9 @@ namespace fer::player {
 namespace {
 
 // Four decimals are plenty for a probability and keep the lines short.
-double rounded(double value) { return std::round(value * 1e4) / 1e4; }
+double rounded(double value) {
+    return std::round(value * 1e4) / 1e4;
+}
 
 }  // namespace
 

@@ -3,9 +3,8 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <stdexcept>
-
 #include <opencv2/imgcodecs.hpp>
+#include <stdexcept>
 
 namespace fer::player {
 
@@ -65,7 +64,8 @@ Decision LocalEngine::look() {
             std::snprintf(note, sizeof note, "confidence %.2f below the minimum %.2f; ", decision.confidence,
                           threshold);
             if (mood_.empty()) {
-                decision.warnings.push_back(std::string(note) + "no mood yet, so playing for '" + decision.emotion + "'");
+                decision.warnings.push_back(std::string(note) + "no mood yet, so playing for '" + decision.emotion +
+                                            "'");
                 play_mood = decision.emotion;
             } else {
                 decision.warnings.push_back(std::string(note) + "keeping the mood '" + mood_ + "'");

@@ -1,12 +1,12 @@
 #include "fer/player/music_library.hpp"
 
-#include <algorithm>
-#include <cctype>
-#include <stdexcept>
-
 #include <fileref.h>
 #include <tag.h>
 #include <wavfile.h>
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
 
 namespace fer::player {
 namespace {
@@ -24,7 +24,9 @@ std::string trim(const std::string& text) {
     return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
 }
 
-std::string tag_text(const TagLib::String& value) { return trim(value.to8Bit(true)); }
+std::string tag_text(const TagLib::String& value) {
+    return trim(value.to8Bit(true));
+}
 
 }  // namespace
 

@@ -7,11 +7,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <opencv2/core.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 #include "fer/architecture.hpp"
 #include "fer/network.hpp"
@@ -26,9 +25,15 @@
 
 namespace fer::player::testing {
 
-inline std::string source_path(const std::string& relative) { return std::string(FER_SOURCE_DIR) + "/" + relative; }
-inline std::string demo_clip() { return source_path("data/demo/clip.avi"); }
-inline std::string demo_music() { return source_path("data/demo/music"); }
+inline std::string source_path(const std::string& relative) {
+    return std::string(FER_SOURCE_DIR) + "/" + relative;
+}
+inline std::string demo_clip() {
+    return source_path("data/demo/clip.avi");
+}
+inline std::string demo_music() {
+    return source_path("data/demo/music");
+}
 
 // A trained model for the checks that need real predictions: $FER_PLAYER_TEST_MODEL, else the shipped
 // data/models/five_layer.fer. None: the caller skips those checks and says why.
@@ -50,7 +55,8 @@ dense units=7 bias=true
 softmax
 )",
                                            "tiny.arch");
-    Network net(std::move(arch.layers), InputSpec{}, {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"});
+    Network net(std::move(arch.layers), InputSpec{},
+                {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"});
     net.init(seed);
     return net;
 }
@@ -85,8 +91,13 @@ private:
 inline void write_test_wav(const std::string& path, double seconds = 0.5, int rate = 8000) {
     const std::uint32_t samples = std::uint32_t(seconds * rate);
     std::ofstream out(path, std::ios::binary);
-    auto u32 = [&](std::uint32_t v) { for (int i = 0; i < 4; ++i) out.put(char((v >> (8 * i)) & 0xFF)); };
-    auto u16 = [&](std::uint16_t v) { out.put(char(v & 0xFF)); out.put(char(v >> 8)); };
+    auto u32 = [&](std::uint32_t v) {
+        for (int i = 0; i < 4; ++i) out.put(char((v >> (8 * i)) & 0xFF));
+    };
+    auto u16 = [&](std::uint16_t v) {
+        out.put(char(v & 0xFF));
+        out.put(char(v >> 8));
+    };
     out.write("RIFF", 4);
     u32(36 + samples + (samples % 2));
     out.write("WAVEfmt ", 8);

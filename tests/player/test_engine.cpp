@@ -3,12 +3,11 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "fer/dataset.hpp"
 #include "fer/evaluate.hpp"
@@ -33,8 +32,9 @@ std::vector<fer::Network> one_tiny_network(std::uint64_t seed = 3) {
 LocalEngine demo_engine(std::vector<fer::Network> networks, const DecisionOptions& options, bool loop = true) {
     SourceOptions source_options;
     source_options.loop = loop;
-    return LocalEngine(open_video(demo_clip(), source_options), FaceDetector{}, EmotionDecider(std::move(networks), options),
-                       MusicLibrary::scan(demo_music()), MoodMap::load(source_path("data/mood-map.conf")), 11);
+    return LocalEngine(open_video(demo_clip(), source_options), FaceDetector{},
+                       EmotionDecider(std::move(networks), options), MusicLibrary::scan(demo_music()),
+                       MoodMap::load(source_path("data/mood-map.conf")), 11);
 }
 
 struct ClipSegment {
@@ -159,9 +159,10 @@ TEST_CASE("no face before the timeout is a no_face event that keeps the mood; a 
         CHECK(seconds < 2.0);
     }
     SUBCASE("end of a finite source") {
-        LocalEngine engine(std::make_unique<ScriptedSource>(std::vector<cv::Mat>(3, cv::Mat(480, 640, CV_8UC3, cv::Scalar(0))), false),
-                           FaceDetector{}, EmotionDecider(one_tiny_network(), options), MusicLibrary::scan(demo_music()),
-                           MoodMap::load(source_path("data/mood-map.conf")), 1);
+        LocalEngine engine(
+            std::make_unique<ScriptedSource>(std::vector<cv::Mat>(3, cv::Mat(480, 640, CV_8UC3, cv::Scalar(0))), false),
+            FaceDetector{}, EmotionDecider(one_tiny_network(), options), MusicLibrary::scan(demo_music()),
+            MoodMap::load(source_path("data/mood-map.conf")), 1);
         CHECK(error_message([&] { engine.look(); }) == "scripted: end of stream");
     }
 }
@@ -228,12 +229,13 @@ TEST_CASE("with a trained model, the decisions over the demo clip match clip.txt
         if (collection.faces.size() < 10) break;
         // Only decisions whose faces all lie in one labelled run can be held to its label.
         for (const auto& segment : segments) {
-            if (collection.faces.front().frame < segment.first || collection.faces.back().frame > segment.last) continue;
+            if (collection.faces.front().frame < segment.first || collection.faces.back().frame > segment.last)
+                continue;
             std::vector<fer::GreyImage> crops;
             for (auto& sample : collection.faces) crops.push_back(sample.face);
             const EmotionEstimate estimate = decider.classify(crops);
-            CHECK_MESSAGE(estimate.emotion == segment.emotion, "frames " << collection.faces.front().frame << "-"
-                                                                        << collection.faces.back().frame);
+            CHECK_MESSAGE(estimate.emotion == segment.emotion,
+                          "frames " << collection.faces.front().frame << "-" << collection.faces.back().frame);
             ++checked;
         }
     }

@@ -1,11 +1,10 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
-#include <string>
-#include <vector>
-
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <string>
+#include <vector>
 
 #include "fer/image.hpp"
 #include "fer/player/face_detector.hpp"
@@ -61,14 +60,15 @@ TEST_CASE("crop_face equals resize_area of the same region of a hand-made frame"
         CHECK(crop.pixels == region_resized(grey, {144, 104, 56, 56}, 48, 48).pixels);
     }
     SUBCASE("a box that misses the frame is an error") {
-        CHECK(error_message([&] { crop_face(grey, {300, 300, 20, 20}, 0.1, 48, 48); }).find("outside the 200x160 frame") !=
-              std::string::npos);
+        CHECK(error_message([&] {
+                  crop_face(grey, {300, 300, 20, 20}, 0.1, 48, 48);
+              }).find("outside the 200x160 frame") != std::string::npos);
     }
 }
 
 TEST_CASE("to_grey converts BGR with OpenCV's luma weights and passes grey frames through") {
     cv::Mat bgr(1, 2, CV_8UC3);
-    bgr.at<cv::Vec3b>(0, 0) = {0, 0, 255};    // red
+    bgr.at<cv::Vec3b>(0, 0) = {0, 0, 255};  // red
     bgr.at<cv::Vec3b>(0, 1) = {100, 100, 100};
     const cv::Mat grey = to_grey(bgr);
     REQUIRE(grey.type() == CV_8UC1);
@@ -123,7 +123,8 @@ TEST_CASE("video sources end, loop, and name the file when it cannot be read") {
         CHECK(source->frames_delivered() == 130);
     }
     SUBCASE("a missing file") {
-        CHECK(error_message([] { open_video("/nonexistent/clip.avi", {}); }) == "video /nonexistent/clip.avi: no such file");
+        CHECK(error_message([] { open_video("/nonexistent/clip.avi", {}); }) ==
+              "video /nonexistent/clip.avi: no such file");
     }
     SUBCASE("a file that is not a video") {
         fer::TempDir dir;

@@ -59,7 +59,8 @@ TEST_CASE("mood map errors name the file and the line") {
     CHECK(parse_error("sad =   # nothing\n") == "moods.conf:1: empty genre in the list for 'sad'");
     CHECK(parse_error(" = pop\n") == "moods.conf:1: no emotion before '='");
     CHECK(error_message([] { MoodMap::parse("calm = pop\n", "x.conf", {"calm"}); }) == "(no exception)");
-    CHECK(error_message([] { MoodMap::load("/nonexistent/moods.conf"); }) == "mood map /nonexistent/moods.conf: cannot be read");
+    CHECK(error_message([] { MoodMap::load("/nonexistent/moods.conf"); }) ==
+          "mood map /nonexistent/moods.conf: cannot be read");
 }
 
 TEST_CASE("the picker draws from the emotion's genres, case-insensitively, never twice in a row") {

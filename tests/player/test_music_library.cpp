@@ -1,10 +1,9 @@
 #include <doctest/doctest.h>
+#include <wavfile.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
-
-#include <wavfile.h>
 
 #include "fer/player/music_library.hpp"
 #include "player_test_support.hpp"
@@ -16,7 +15,8 @@ using fer::player::testing::write_test_wav;
 namespace fs = std::filesystem;
 
 TEST_CASE("audio files are recognised by extension, case-insensitively") {
-    for (const char* name : {"a.mp3", "a.OGG", "a.opus", "a.Flac", "a.wav", "a.m4a"}) CHECK_MESSAGE(is_audio_file(name), name);
+    for (const char* name : {"a.mp3", "a.OGG", "a.opus", "a.Flac", "a.wav", "a.m4a"})
+        CHECK_MESSAGE(is_audio_file(name), name);
     for (const char* name : {"a.txt", "a.mp4", "mp3", "a.wav.bak"}) CHECK_MESSAGE(!is_audio_file(name), name);
 }
 
@@ -71,7 +71,8 @@ TEST_CASE("the demo music has tracks for the shipped mood map's genres") {
 }
 
 TEST_CASE("a missing, empty or unplayable music folder is an error naming it") {
-    CHECK(error_message([] { MusicLibrary::scan("/nonexistent/music"); }) == "music folder /nonexistent/music: no such folder");
+    CHECK(error_message([] { MusicLibrary::scan("/nonexistent/music"); }) ==
+          "music folder /nonexistent/music: no such folder");
     fer::TempDir dir;
     const std::string root = dir.path.string();
     CHECK(error_message([&] { MusicLibrary::scan(root); }) ==

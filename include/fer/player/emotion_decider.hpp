@@ -5,11 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <opencv2/core.hpp>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 #include "fer/image.hpp"
 #include "fer/network.hpp"
@@ -19,17 +18,17 @@
 namespace fer::player {
 
 struct DecisionOptions {
-    int frames = 10;               // N: face crops per decision
-    int min_faces = 0;             // faces needed at the timeout for a decision anyway; 0 means (N + 1) / 2
-    double timeout_seconds = 10;   // give up collecting after this long (event no_face)
-    double min_confidence = 0;     // below it the decision is flagged low_confidence; 0 disables
-    double margin = 0.1;           // crop margin around the detected box, a fraction of its size per side
-    int threads = 0;               // inference threads; 0 means all cores
+    int frames = 10;              // N: face crops per decision
+    int min_faces = 0;            // faces needed at the timeout for a decision anyway; 0 means (N + 1) / 2
+    double timeout_seconds = 10;  // give up collecting after this long (event no_face)
+    double min_confidence = 0;    // below it the decision is flagged low_confidence; 0 disables
+    double margin = 0.1;          // crop margin around the detected box, a fraction of its size per side
+    int threads = 0;              // inference threads; 0 means all cores
 };
 
 struct FaceSample {
-    GreyImage face;        // model input size, as the model sees it (before normalisation)
-    cv::Rect box;          // the detected box in the frame
+    GreyImage face;           // model input size, as the model sees it (before normalisation)
+    cv::Rect box;             // the detected box in the frame
     std::uint64_t frame = 0;  // the source's frame number (1-based count of frames delivered)
 };
 
@@ -42,8 +41,8 @@ struct FaceCollection {
 
 struct EmotionEstimate {
     std::string emotion;
-    double confidence = 0;              // averaged probability of emotion
-    std::vector<float> probabilities;   // averaged over the faces, indexed like the model's classes
+    double confidence = 0;             // averaged probability of emotion
+    std::vector<float> probabilities;  // averaged over the faces, indexed like the model's classes
     int faces = 0;
 };
 

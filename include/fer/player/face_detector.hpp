@@ -3,12 +3,11 @@
 // prepared the training images, so the live crops and the training crops cannot drift apart.
 #pragma once
 
+#include <opencv2/core.hpp>
+#include <opencv2/objdetect.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <opencv2/core.hpp>
-#include <opencv2/objdetect.hpp>
 
 #include "fer/image.hpp"
 
@@ -18,7 +17,7 @@ struct DetectorOptions {
     std::string cascade_path;   // empty: find_face_cascade() looks in the usual places
     double scale_factor = 1.2;  // 1.1 finds a few more faces at a third of the speed (docs/player.md)
     int min_neighbors = 5;
-    int min_face = 80;          // smallest face, in pixels of the full frame
+    int min_face = 80;  // smallest face, in pixels of the full frame
     // Frames wider than this are shrunk to it before detection and the boxes scaled back: detection cost
     // falls with the square of the width, and a face of min_face pixels is still well above the
     // cascade's 24-pixel window. 0 detects at full size.

@@ -7,10 +7,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <opencv2/core.hpp>
 #include <stdexcept>
 #include <string>
-
-#include <opencv2/core.hpp>
 
 namespace fer::player {
 
@@ -21,8 +20,8 @@ public:
 };
 
 struct SourceOptions {
-    bool loop = false;            // files only: restart at the end instead of ending the stream
-    int reopen_attempts = 3;      // a camera or video that fails mid-run is reopened this many times
+    bool loop = false;        // files only: restart at the end instead of ending the stream
+    int reopen_attempts = 3;  // a camera or video that fails mid-run is reopened this many times
     std::chrono::milliseconds reopen_delay{500};
     int camera_width = 640, camera_height = 480;  // asked of a camera; it may choose otherwise
     // Non-fatal problems (an unreadable image in a folder, a reopened camera). Empty: printed to stderr.

@@ -12,8 +12,8 @@
 namespace fer::player {
 
 struct HeadlessOptions {
-    bool once = false;        // stop after the first line
-    int max_lines = 0;        // stop after this many lines; 0 = no limit (until the source ends)
+    bool once = false;  // stop after the first line
+    int max_lines = 0;  // stop after this many lines; 0 = no limit (until the source ends)
     // Shell command playing a track, "{}" replaced by the quoted path (appended when absent); fer-play
     // waits for it to finish before looking again.
     std::string play_command;

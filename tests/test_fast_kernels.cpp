@@ -1,0 +1,231 @@
+// The speed-oriented kernels against plain references: convolution row tiles, the direct convolution and
+// the flipped-kernel input gradient, the vectorised max pooling (ties included) and ReLU.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "fer/activations.hpp"
+#include "fer/conv_kernels.hpp"
+#include "fer/padding.hpp"
+#include "fer/pooling.hpp"
+#include "gradcheck.hpp"
+
+using namespace fer;
+
+namespace {
+
+struct KernelCase {
+    int n, c, h, w, oc, kh, kw, stride_h, stride_w;
+    Padding padding;
+};
+
+ConvGeometry geometry_of(const KernelCase& k) {
+    const AxisGeometry rows = axis_geometry(k.h, k.kh, k.stride_h, k.padding);
+    const AxisGeometry cols = axis_geometry(k.w, k.kw, k.stride_w, k.padding);
+    return {k.n,      k.c,     k.h, k.w, k.oc, k.kh, k.kw, k.stride_h, k.stride_w, rows.pad_before, cols.pad_before,
+            rows.out, cols.out};
+}
+
+std::string describe(const KernelCase& k, int threads, std::size_t tile_floats) {
+    char text[200];
+    std::snprintf(text, sizeof text, "n%d c%d %dx%d oc%d k%dx%d s%dx%d %s threads %d tile %zu", k.n, k.c, k.h, k.w,
+                  k.oc, k.kh, k.kw, k.stride_h, k.stride_w, to_string(k.padding).c_str(), threads, tile_floats);
+    return text;
+}
+
+std::vector<float> random_values(std::size_t size, std::uint64_t seed) {
+    const Tensor t = fer::testing::random_tensor({1, 1, 1, int(size)}, seed);
+    return {t.data(), t.data() + size};
+}
+
+// max |a - b| / max(1, max |b|).
+double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+    double diff = 0, magnitude = 1;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        diff = std::max(diff, double(std::abs(a[i] - b[i])));
+        magnitude = std::max(magnitude, double(std::abs(b[i])));
+    }
+    return diff / magnitude;
+}
+
+struct ConvResults {
+    std::vector<float> out, din, dweight, dbias;
+};
+
+ConvResults run_fast(const ConvGeometry& g, const std::vector<float>& in, const std::vector<float>& weight,
+                     const std::vector<float>& bias, const std::vector<float>& dout, int threads,
+                     ConvWorkspace& workspace) {
+    ConvResults r{std::vector<float>(g.n * g.output_size(), NAN), std::vector<float>(g.n * g.input_size(), NAN),
+                  std::vector<float>(g.weight_size(), 0.25f), std::vector<float>(g.oc, -0.5f)};
+    conv2d_forward(g, in.data(), weight.data(), bias.data(), r.out.data(), threads, workspace);
+    conv2d_backward_input(g, dout.data(), weight.data(), r.din.data(), threads, workspace);
+    conv2d_backward_weights(g, in.data(), dout.data(), r.dweight.data(), r.dbias.data(), threads, workspace);
+    return r;
+}
+
+// Cases on both input-gradient paths (OC <= C: flipped convolution; OC > C or strided: col2im), on the
+// direct kernel (stride 1, OW >= 16, OC <= 16) and off it, several large enough (n * MACs >= 2^18) that
+// two threads really split the work.
+const std::vector<KernelCase> tiled_cases = {
+    // n  c   h   w  oc kh kw sh sw padding
+    {1, 3, 9, 7, 3, 3, 3, 1, 1, Padding::same},
+    {2, 4, 8, 8, 2, 4, 4, 1, 1, Padding::same},
+    {3, 2, 9, 8, 5, 5, 5, 1, 1, Padding::same},
+    {2, 3, 10, 9, 2, 3, 5, 1, 1, Padding::valid},
+    {2, 3, 9, 9, 4, 3, 3, 2, 2, Padding::same},
+    {2, 4, 7, 7, 4, 1, 1, 1, 1, Padding::valid},
+    {4, 8, 12, 12, 8, 3, 3, 1, 1, Padding::same},
+    {1, 16, 16, 16, 16, 7, 7, 1, 1, Padding::same},
+    {3, 8, 12, 12, 16, 5, 5, 1, 1, Padding::same},
+    {4, 16, 12, 12, 8, 4, 4, 1, 1, Padding::same},
+    {2, 8, 14, 14, 8, 3, 3, 2, 2, Padding::same},
+    {1, 1, 48, 48, 16, 7, 7, 1, 1, Padding::same},
+    // direct kernel: one, two and three vectors per row with a partial last one, partial channel blocks
+    {2, 3, 20, 20, 5, 3, 3, 1, 1, Padding::same},
+    {1, 2, 12, 40, 11, 4, 4, 1, 1, Padding::same},
+    {2, 2, 9, 21, 3, 3, 5, 1, 1, Padding::valid},
+    {1, 4, 6, 64, 9, 2, 7, 1, 1, Padding::same},
+};
+
+}  // namespace
+
+TEST_CASE("conv2d fast kernels match the reference across row tiles, paths and thread counts") {
+    for (const KernelCase& k : tiled_cases) {
+        const ConvGeometry g = geometry_of(k);
+        const std::vector<float> in = random_values(g.n * g.input_size(), 21),
+                                 weight = random_values(g.weight_size(), 22);
+        const std::vector<float> bias = random_values(g.oc, 23), dout = random_values(g.n * g.output_size(), 24);
+        ConvResults ref{std::vector<float>(g.n * g.output_size()), std::vector<float>(g.n * g.input_size()),
+                        std::vector<float>(g.weight_size(), 0.25f), std::vector<float>(g.oc, -0.5f)};
+        conv2d_forward_reference(g, in.data(), weight.data(), bias.data(), ref.out.data());
+        conv2d_backward_input_reference(g, dout.data(), weight.data(), ref.din.data());
+        conv2d_backward_weights_reference(g, in.data(), dout.data(), ref.dweight.data(), ref.dbias.data());
+        // One output row per tile, a few rows, and the default (usually the whole sample).
+        for (std::size_t tile_floats : {std::size_t(1), g.patch_size() * g.ow * 3, ConvWorkspace().tile_floats()})
+            for (int threads : {1, 2}) {
+                INFO(describe(k, threads, tile_floats));
+                ConvWorkspace workspace;
+                workspace.set_tile_floats(tile_floats);
+                const ConvResults fast = run_fast(g, in, weight, bias, dout, threads, workspace);
+                CHECK(relative_difference(fast.out, ref.out) <= 1e-4);
+                CHECK(relative_difference(fast.din, ref.din) <= 1e-4);
+                CHECK(relative_difference(fast.dweight, ref.dweight) <= 1e-4);
+                CHECK(relative_difference(fast.dbias, ref.dbias) <= 1e-4);
+            }
+    }
+}
+
+TEST_CASE("conv2d fast kernels are bit-identical from run to run for a fixed thread count") {
+    for (const KernelCase& k : {tiled_cases[6], tiled_cases[7], tiled_cases[11]}) {
+        const ConvGeometry g = geometry_of(k);
+        const std::vector<float> in = random_values(g.n * g.input_size(), 31),
+                                 weight = random_values(g.weight_size(), 32);
+        const std::vector<float> bias = random_values(g.oc, 33), dout = random_values(g.n * g.output_size(), 34);
+        for (int threads : {1, 2}) {
+            INFO(describe(k, threads, 64));
+            ConvWorkspace first_workspace, second_workspace;
+            first_workspace.set_tile_floats(64);
+            second_workspace.set_tile_floats(64);
+            const ConvResults first = run_fast(g, in, weight, bias, dout, threads, first_workspace);
+            const ConvResults second = run_fast(g, in, weight, bias, dout, threads, second_workspace);
+            CHECK(first.out == second.out);
+            CHECK(first.din == second.din);
+            CHECK(first.dweight == second.dweight);
+            CHECK(first.dbias == second.dbias);
+        }
+    }
+}
+
+namespace {
+
+// The definition: scan each window row-major over its valid elements; strict >, so the first maximum
+// wins. Returns the outputs and, per output, the winning input index within the plane.
+void max_pool_reference(const Shape& in_shape, const Pool2DSpec& spec, const Tensor& in, std::vector<float>& out,
+                        std::vector<int>& winner) {
+    const AxisGeometry rows = axis_geometry(in_shape.h, spec.size_h, spec.stride_h, spec.padding);
+    const AxisGeometry cols = axis_geometry(in_shape.w, spec.size_w, spec.stride_w, spec.padding);
+    out.clear();
+    winner.clear();
+    for (int plane = 0; plane < in_shape.n * in_shape.c; ++plane) {
+        const float* x = in.data() + std::size_t(plane) * in_shape.h * in_shape.w;
+        for (int oy = 0; oy < rows.out; ++oy)
+            for (int ox = 0; ox < cols.out; ++ox) {
+                int best = -1;
+                for (int i = 0; i < spec.size_h; ++i)
+                    for (int j = 0; j < spec.size_w; ++j) {
+                        const int y = oy * spec.stride_h - rows.pad_before + i;
+                        const int xx = ox * spec.stride_w - cols.pad_before + j;
+                        if (y < 0 || y >= in_shape.h || xx < 0 || xx >= in_shape.w) continue;
+                        if (best < 0 || x[y * in_shape.w + xx] > x[best]) best = y * in_shape.w + xx;
+                    }
+                out.push_back(x[best]);
+                winner.push_back(best);
+            }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("max pooling matches a plain window scan, ties included") {
+    struct PoolCase {
+        Shape in;
+        Pool2DSpec spec;
+    };
+    const std::vector<PoolCase> cases = {
+        {{2, 3, 48, 48}, {3, 3, 2, 2, Padding::same}}, {{2, 2, 12, 12}, {3, 3, 2, 2, Padding::same}},
+        {{1, 2, 7, 9}, {3, 3, 2, 2, Padding::same}},   {{2, 2, 8, 8}, {2, 2, 2, 2, Padding::valid}},
+        {{1, 3, 9, 7}, {3, 3, 1, 1, Padding::same}},   {{2, 1, 11, 37}, {4, 3, 2, 1, Padding::same}},
+        {{1, 2, 5, 40}, {2, 5, 1, 3, Padding::valid}}, {{1, 1, 3, 3}, {5, 5, 2, 2, Padding::same}},
+    };
+    for (const PoolCase& pc : cases)
+        for (int threads : {1, 2}) {
+            INFO(pc.in.str(), " window ", pc.spec.size_h, "x", pc.spec.size_w, " stride ", pc.spec.stride_h, "x",
+                 pc.spec.stride_w, " ", to_string(pc.spec.padding), " threads ", threads);
+            // Values from {-1, 0, 1, 2}: many windows hold several equal maxima (as after a ReLU).
+            Tensor in(pc.in);
+            Rng rng(7);
+            for (float& v : in.span()) v = float(int(rng.below(4)) - 1);
+            std::vector<float> expected;
+            std::vector<int> winner;
+            max_pool_reference(pc.in, pc.spec, in, expected, winner);
+
+            MaxPool2D pool(pc.spec);
+            const Shape out_shape = pool.setup(pc.in.with_batch(1));
+            Tensor eval_out, train_out, din;
+            pool.forward(in, eval_out, Context{false, threads, 0});
+            pool.forward(in, train_out, Context{true, threads, 0});
+            REQUIRE(eval_out.size() == expected.size());
+            CHECK(std::vector<float>(eval_out.data(), eval_out.data() + eval_out.size()) == expected);
+            CHECK(std::vector<float>(train_out.data(), train_out.data() + train_out.size()) == expected);
+
+            // Output k's gradient is k + 1: din shows exactly which element each output picked.
+            Tensor dout(out_shape.with_batch(pc.in.n));
+            for (std::size_t k = 0; k < dout.size(); ++k) dout[k] = float(k + 1);
+            pool.backward(in, train_out, dout, &din, Context{true, threads, 0});
+            std::vector<float> expected_din(in.size(), 0.0f);
+            const std::size_t plane_in = std::size_t(pc.in.h) * pc.in.w, plane_out = out_shape.sample_size() / pc.in.c;
+            for (std::size_t k = 0; k < winner.size(); ++k)
+                expected_din[(k / plane_out) * plane_in + std::size_t(winner[k])] += float(k + 1);
+            CHECK(std::vector<float>(din.data(), din.data() + din.size()) == expected_din);
+        }
+}
+
+TEST_CASE("relu forward zeroes negatives and passes NaN through") {
+    ReLU relu;
+    relu.setup({1, 1, 1, 6});
+    Tensor in({1, 1, 1, 6}), out;
+    const float values[6] = {-2.0f, -0.0f, 0.0f, 3.5f, std::numeric_limits<float>::quiet_NaN(), -1e-30f};
+    std::copy(values, values + 6, in.data());
+    relu.forward(in, out, Context{false, 1, 0});
+    CHECK(out[0] == 0.0f);
+    CHECK(out[2] == 0.0f);
+    CHECK(out[3] == 3.5f);
+    CHECK(std::isnan(out[4]));
+    CHECK(out[5] == 0.0f);
+    CHECK_FALSE(std::signbit(out[0]));
+}
