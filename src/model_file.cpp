@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <stdexcept>
 #include <utility>
 
@@ -152,6 +153,16 @@ LoadedModel deserialize_model(std::span<const std::uint8_t> bytes, const std::st
 LoadedModel load_model(const std::string& path) {
     std::string bytes = read_file(path);
     return deserialize_model(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), path);
+}
+
+std::vector<std::string> model_files_in(const std::string& folder) {
+    std::vector<std::string> found;
+    std::error_code ec;
+    if (!std::filesystem::is_directory(folder, ec)) return found;
+    for (const auto& entry : std::filesystem::directory_iterator(folder, ec))
+        if (entry.is_regular_file() && entry.path().extension() == ".fer") found.push_back(entry.path().string());
+    std::sort(found.begin(), found.end());
+    return found;
 }
 
 }  // namespace fer

@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
     std::string data, split = "PrivateTest", json_path, plot_path, image_path;
     fer::PredictOptions predict;
     bool strict = false;
-    app.add_option("--model", model_paths, "model file; repeat for a soft-voting ensemble")->required();
+    app.add_option("--model", model_paths,
+                   "model file; repeat for a soft-voting ensemble (default: the shipped data/models/*.fer)");
     app.add_option("--weights", weights, "one weight per model for the ensemble average (default equal)");
     auto* data_option = app.add_option("--data", data, "a folder of class folders, a folder holding test/, or fer2013.csv");
     app.add_option("--split", split, "split of a csv or of a folder with splits")->capture_default_str();
@@ -36,6 +37,9 @@ int main(int argc, char** argv) {
 
     try {
         if (data.empty() && image_path.empty()) throw std::invalid_argument("give --data DIR or --image FILE");
+        if (model_paths.empty()) model_paths = fer::model_files_in("data/models");
+        if (model_paths.empty())
+            throw std::invalid_argument("no model: pass --model FILE (there is no data/models/*.fer here)");
         if (!plot_path.empty() && !plot_path.ends_with(".svg"))
             throw std::invalid_argument("--plot " + plot_path + ": the heat map is written as SVG; use a .svg name");
         std::vector<fer::LoadedModel> models;

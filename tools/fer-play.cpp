@@ -2,10 +2,8 @@
 // the emotion over N face frames and picks a song of that mood; serves the web page, or with --headless
 // prints one JSON line per decision. docs/player.md has the details.
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <opencv2/core.hpp>
@@ -23,23 +21,7 @@
 #include "fer/player/music_library.hpp"
 #include "fer/player/web_server.hpp"
 
-namespace {
-
-namespace fs = std::filesystem;
 namespace player = fer::player;
-
-// The shipped models, sorted, when the user names none.
-std::vector<std::string> default_models(const std::string& folder) {
-    std::vector<std::string> found;
-    std::error_code ec;
-    if (!fs::is_directory(folder, ec)) return found;
-    for (const auto& entry : fs::directory_iterator(folder, ec))
-        if (entry.is_regular_file() && entry.path().extension() == ".fer") found.push_back(entry.path().string());
-    std::sort(found.begin(), found.end());
-    return found;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"fer-play: plays music that fits the emotion on your face"};
@@ -111,7 +93,7 @@ int main(int argc, char** argv) {
 
     try {
         if (loop && no_loop) throw std::invalid_argument("--loop and --no-loop contradict each other");
-        if (model_paths.empty()) model_paths = default_models("data/models");
+        if (model_paths.empty()) model_paths = fer::model_files_in("data/models");
         if (model_paths.empty())
             throw std::invalid_argument("no model: pass --model FILE (there is no data/models/*.fer here)");
         if (decision.threads > 0) cv::setNumThreads(decision.threads);

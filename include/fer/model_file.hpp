@@ -43,4 +43,8 @@ LoadedModel load_model(const std::string& path);
 std::vector<std::uint8_t> serialize_model(const Network& net, const ModelMetadata& meta);
 LoadedModel deserialize_model(std::span<const std::uint8_t> bytes, const std::string& source);
 
+// The model files (*.fer) in a folder, sorted by name: the shipped models in data/models/ are the
+// default the tools use when no --model is given. Empty when the folder is missing.
+std::vector<std::string> model_files_in(const std::string& folder);
+
 }  // namespace fer

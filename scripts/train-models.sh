@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The exact commands that train the shipped models in data/models/ (see data/models/README.md for
+# what each run produced). Runs in the background-friendly way the project uses: outputs, checkpoints
+# and logs go to ${FER_RUNS:-/var/tmp/fer-runs}/<model>/, and a run that is interrupted continues with
+# the same command plus --resume (this script adds it when a checkpoint exists).
+#
+#   scripts/train-models.sh five_layer|gap [fer-train flags...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model=${1:?usage: scripts/train-models.sh five_layer|gap}
+shift
+bin=${FER_BUILD_DIR:-build}
+data=${FER_DATA:-../shared/data/fer2013}
+runs=${FER_RUNS:-/var/tmp/fer-runs}/$model
+mkdir -p "$runs"
+case "$model" in
+  five_layer)  # the paper's optimiser: SGD, lr 0.01, batch 256
+    flags=(--arch five_layer --epochs 60 --batch 256 --optimizer sgd --lr 0.01 --momentum 0.9 --nesterov
+           --weight-decay 0.0001 --schedule cosine --seed 1 --threads 2) ;;
+  gap)  # Arriaga et al.'s training: Adam, batch 128
+    flags=(--arch gap --epochs 100 --batch 128 --optimizer adam --lr 0.001 --schedule cosine --seed 1 --threads 2) ;;
+  *) echo "unknown model '$model' (five_layer, gap)" >&2; exit 2 ;;
+esac
+resume=()
+[ -f "$runs/$model.fer.ckpt" ] && resume=(--resume "$runs/$model.fer.ckpt")
+exec "$bin/fer-train" "${flags[@]}" --data "$data" --out "$runs/$model.fer" --quiet "${resume[@]}" "$@"
