@@ -344,7 +344,7 @@ std::string to_json(const std::vector<ModelReport>& reports, const BenchSettings
             for (const auto& t : report.layers) {
                 json.begin_object();
                 json.key("kind").value(t.kind);
-                json.key("output").value(t.output.str());
+                json.key("output").value(t.output.with_batch(settings.layer_batch).str());
                 json.key("macs").value(double(t.macs));
                 json.key("forward_ms").value(t.forward_ms);
                 json.key("backward_ms").value(t.backward_ms);

@@ -8,6 +8,12 @@
 
 namespace fer {
 
+namespace {
+// Below this many elements a parallel region costs more than it saves (batch-1 inference). Each channel
+// has one thread either way, so the results do not depend on it.
+constexpr std::size_t kParallelMinElements = std::size_t(1) << 15;
+}  // namespace
+
 BatchNorm::BatchNorm(float momentum, float epsilon) : momentum_(momentum), epsilon_(epsilon) {
     if (!(momentum >= 0.0f && momentum <= 1.0f))
         throw std::invalid_argument("batchnorm: momentum must be in [0, 1], got " + config_text::number(momentum));
@@ -75,7 +81,7 @@ void BatchNorm::forward_training(const Tensor& in, Tensor& out, const Context& c
     // the configured momentum. Short runs then evaluate with real statistics.
     const float momentum = std::min(momentum_, float(double(ctx.step) / double(ctx.step + 1)));
 
-#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+#pragma omp parallel for num_threads(ctx.threads) schedule(static) if (in.size() >= kParallelMinElements)
     for (int c = 0; c < channels_; ++c) {
         // Two passes (mean, then squared deviations) in double: the one-pass formula cancels badly.
         double sum = 0.0;
@@ -124,7 +130,7 @@ void BatchNorm::forward_eval(const Tensor& in, Tensor& out, const Context& ctx) 
     const float* x = in.data();
     float* y = out.data();
 
-#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+#pragma omp parallel for num_threads(ctx.threads) schedule(static) if (in.size() >= kParallelMinElements)
     for (int c = 0; c < channels_; ++c) {
         const float scale = gamma_[c] / std::sqrt(running_var_[c] + epsilon_);
         const float shift = beta_[c] - running_mean_[c] * scale;
@@ -155,7 +161,7 @@ void BatchNorm::backward(const Tensor& /*in*/, const Tensor& /*out*/, const Tens
         dx = din->data();
     }
 
-#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+#pragma omp parallel for num_threads(ctx.threads) schedule(static) if (dout.size() >= kParallelMinElements)
     for (int c = 0; c < channels_; ++c) {
         double dy_sum = 0.0, dy_xhat_sum = 0.0;
         for (int n = 0; n < batch; ++n) {

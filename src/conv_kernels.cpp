@@ -483,8 +483,7 @@ void conv2d_backward_weights(const ConvGeometry& g, const float* in, const float
     };
     if (team == 1) {
         workspace.prepare(1, column_floats, 0);
-        for (int item = 0; item < items; ++item)
-            run_item(item, dweight, dbias, workspace.columns(0));
+        for (int item = 0; item < items; ++item) run_item(item, dweight, dbias, workspace.columns(0));
         return;
     }
     // Each thread sums its own items into a private partial (weight then bias); the partials are then

@@ -57,6 +57,10 @@ void check_input(const std::string& kind, const Shape& expected, const Tensor& i
                                     expected.with_batch(s.n).str());
 }
 
+// Below this many input elements a parallel region costs more than it saves (batch-1 inference); each
+// plane has one writer either way, so the results do not depend on it.
+constexpr std::size_t kParallelMinElements = std::size_t(1) << 15;
+
 // The part of one window that lies inside the input plane (padding excluded).
 struct Window {
     int y_begin, y_end, x_begin, x_end;
@@ -167,7 +171,7 @@ void MaxPool2D::forward(const Tensor& in, Tensor& out, const Context& ctx) {
     int* argmax = ctx.training ? argmax_.data() : nullptr;
     const float* src = in.data();
     float* dst = out.data();
-#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+#pragma omp parallel for num_threads(ctx.threads) schedule(static) if (in.size() >= kParallelMinElements)
     for (int p = 0; p < planes; ++p)
         if (argmax)
             max_pool_plane<true>(geometry_, src + std::size_t(p) * in_plane, dst + std::size_t(p) * out_plane,
@@ -188,7 +192,7 @@ void MaxPool2D::backward(const Tensor& in, const Tensor& /*out*/, const Tensor& 
     const int in_plane = geometry_.h * geometry_.w, out_plane = geometry_.oh * geometry_.ow;
     const float* upstream = dout.data();
     float* target = din->data();
-#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+#pragma omp parallel for num_threads(ctx.threads) schedule(static) if (in.size() >= kParallelMinElements)
     for (int p = 0; p < planes; ++p)
         max_pool_backward_plane(geometry_, upstream + std::size_t(p) * out_plane,
                                 argmax_.data() + std::size_t(p) * out_plane, target + std::size_t(p) * in_plane);
@@ -218,7 +222,7 @@ void AvgPool2D::forward(const Tensor& in, Tensor& out, const Context& ctx) {
     out.resize(output_shape_.with_batch(in.shape().n));
     const float* src = in.data();
     float* dst = out.data();
-#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+#pragma omp parallel for num_threads(ctx.threads) schedule(static) if (in.size() >= kParallelMinElements)
     for (int p = 0; p < planes; ++p)
         avg_pool_plane(geometry_, src + std::size_t(p) * in_plane, dst + std::size_t(p) * out_plane);
 }
@@ -232,7 +236,7 @@ void AvgPool2D::backward(const Tensor& in, const Tensor& /*out*/, const Tensor& 
     const int in_plane = geometry_.h * geometry_.w, out_plane = geometry_.oh * geometry_.ow;
     const float* upstream = dout.data();
     float* target = din->data();
-#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+#pragma omp parallel for num_threads(ctx.threads) schedule(static) if (in.size() >= kParallelMinElements)
     for (int p = 0; p < planes; ++p)
         avg_pool_backward_plane(geometry_, upstream + std::size_t(p) * out_plane, target + std::size_t(p) * in_plane);
 }
@@ -253,7 +257,7 @@ void GlobalAvgPool2D::forward(const Tensor& in, Tensor& out, const Context& ctx)
     out.resize(output_shape_.with_batch(in.shape().n));
     const float* src = in.data();
     float* dst = out.data();
-#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+#pragma omp parallel for num_threads(ctx.threads) schedule(static) if (in.size() >= kParallelMinElements)
     for (int p = 0; p < planes; ++p) {
         const float* plane = src + std::size_t(p) * plane_size;
         float sum = 0.0f;
@@ -272,7 +276,7 @@ void GlobalAvgPool2D::backward(const Tensor& in, const Tensor& /*out*/, const Te
     const int plane_size = input_shape_.h * input_shape_.w;
     const float* upstream = dout.data();
     float* target = din->data();
-#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+#pragma omp parallel for num_threads(ctx.threads) schedule(static) if (in.size() >= kParallelMinElements)
     for (int p = 0; p < planes; ++p)
         std::fill(target + std::size_t(p) * plane_size, target + std::size_t(p + 1) * plane_size,
                   upstream[p] / float(plane_size));

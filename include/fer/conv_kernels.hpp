@@ -42,8 +42,9 @@ public:
     float* padded_input(std::size_t floats);
     float* packed_weights(std::size_t floats);
 
-    // The im2col matrix is built one tile of whole output rows at a time, about this many floats, so
-    // that it is still in L2 when the GEMM reads it. Tests shrink it so small shapes span many tiles.
+    // The im2col matrix is built one tile of whole output rows at a time, at most about this many floats
+    // (at least one row): a bound on the workspace. L2-sized tiles measured no faster, as Eigen blocks
+    // the product itself (docs/performance.md). Tests shrink it so small shapes span many tiles.
     std::size_t tile_floats() const { return tile_floats_; }
     void set_tile_floats(std::size_t floats) { tile_floats_ = floats; }
 
