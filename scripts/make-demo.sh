@@ -5,7 +5,7 @@
 # Needs a build (scripts/build.sh) and FER2013 as folders in ../shared/data/fer2013 (or $FER_DATA).
 #
 # The faces were chosen with
-#   fer-make-demo --fer2013 DATA --pick happy,sad,surprise,angry,neutral --pick-count 3 --model five_layer.fer
+#   fer-make-demo --fer2013 DATA --pick happy,sad,surprise,angry,neutral --pick-count 3 --model data/models/five_layer.fer
 # which lists test faces that the detector finds in every frame and that the model classifies correctly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +15,5 @@ data=${FER_DATA:-../shared/data/fer2013}
 [ -d "$data/test" ] || { echo "make-demo: no FER2013 test folder in $data (set FER_DATA)" >&2; exit 1; }
 rm -rf data/demo/music data/demo/clip.avi data/demo/clip.txt
 "$bin/fer-make-demo" --fer2013 "$data" --out data/demo \
-  --image happy/32344.png,sad/33202.png,surprise/32404.png,angry/32578.png,neutral/32326.png
+  --image happy/32344.png,sad/32613.png,surprise/32404.png,angry/32578.png,neutral/32326.png
 du -sh data/demo

@@ -41,7 +41,7 @@ std::string fmt(const char* format, double value) {
 }  // namespace
 
 std::string line_charts_svg(const std::vector<std::pair<std::string, std::vector<Series>>>& panels) {
-    const double panel_w = 420, panel_h = 300, left = 55, right = 15, top = 35, bottom = 45;
+    const double panel_w = 420, panel_h = 320, left = 55, right = 15, top = 35, bottom = 65;
     std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
                       fmt("%.0f", panel_w * double(panels.size())) + "\" height=\"" + fmt("%.0f", panel_h) +
                       "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" "
@@ -79,7 +79,7 @@ std::string line_charts_svg(const std::vector<std::pair<std::string, std::vector
         for (std::size_t i = 0; i < epochs; i += step)
             svg += "<text x=\"" + fmt("%.1f", sx(i)) + "\" y=\"" + fmt("%.1f", y0 + 16) + "\" text-anchor=\"middle\">" +
                    std::to_string(i + 1) + "</text>\n";
-        svg += "<text x=\"" + fmt("%.1f", (x0 + x1) / 2) + "\" y=\"" + fmt("%.1f", panel_h - 8) +
+        svg += "<text x=\"" + fmt("%.1f", (x0 + x1) / 2) + "\" y=\"" + fmt("%.1f", y0 + 32) +
                "\" text-anchor=\"middle\">epoch</text>\n";
         for (std::size_t k = 0; k < series.size(); ++k) {
             const Series& s = series[k];
@@ -88,11 +88,12 @@ std::string line_charts_svg(const std::vector<std::pair<std::string, std::vector
                 if (std::isfinite(s.values[i])) points += fmt("%.1f", sx(i)) + "," + fmt("%.1f", sy(s.values[i])) + " ";
             svg +=
                 "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"" + s.colour + "\" points=\"" + points + "\"/>\n";
-            double ly = y1 + 14 + 16 * double(k);
-            svg += "<line x1=\"" + fmt("%.1f", x1 - 110) + "\" x2=\"" + fmt("%.1f", x1 - 90) + "\" y1=\"" +
-                   fmt("%.1f", ly - 4) + "\" y2=\"" + fmt("%.1f", ly - 4) + "\" stroke-width=\"2\" stroke=\"" +
-                   s.colour + "\"/><text x=\"" + fmt("%.1f", x1 - 85) + "\" y=\"" + fmt("%.1f", ly) + "\">" +
-                   escape_xml(s.label) + "</text>\n";
+            // The legend sits below the axis, where no curve can hide it.
+            double lx = x0 + 110 * double(k), ly = panel_h - 10;
+            svg += "<line x1=\"" + fmt("%.1f", lx) + "\" x2=\"" + fmt("%.1f", lx + 20) + "\" y1=\"" +
+                   fmt("%.1f", ly - 4) + "\" y2=\"" + fmt("%.1f", ly - 4) + "\" stroke-width=\"2\" stroke=\"" + s.colour +
+                   "\"/><text x=\"" + fmt("%.1f", lx + 25) + "\" y=\"" + fmt("%.1f", ly) + "\">" + escape_xml(s.label) +
+                   "</text>\n";
         }
     }
     return svg + "</svg>\n";
