@@ -14,6 +14,7 @@
 
 #include "fer/image.hpp"
 #include "fer/rng.hpp"
+#include "fer/text.hpp"
 
 namespace fer {
 
@@ -23,16 +24,10 @@ namespace {
 
 constexpr int csv_image_side = 48;  // fer2013.csv stores 48x48 images: 2304 pixels per row
 
-std::string lower(std::string_view text) {
-    std::string result(text);
-    for (char& c : result) c = char(std::tolower(static_cast<unsigned char>(c)));
-    return result;
-}
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-    // Spreadsheet exports sometimes quote every field; fer2013 fields never contain commas or quotes.
+// A csv field without white space, and without quotes: spreadsheet exports sometimes quote every
+// field, and fer2013 fields never contain commas or quotes.
+std::string_view csv_field(std::string_view text) {
+    text = trim(text);
     if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = trim(text.substr(1, text.size() - 2));
     return text;
 }
@@ -49,7 +44,7 @@ std::vector<std::string_view> split_fields(std::string_view line) {
 }
 
 bool is_image_extension(const fs::path& path) {
-    const std::string extension = lower(path.extension().string());
+    const std::string extension = to_lower(path.extension().string());
     return extension == ".png" || extension == ".jpg" || extension == ".jpeg" || extension == ".bmp";
 }
 
@@ -202,7 +197,7 @@ Dataset load_fer2013_csv(const std::string& path, const std::string& split, cons
     const std::vector<std::string_view> header = split_fields(line);
     const auto column = [&](std::string_view name) {
         for (std::size_t i = 0; i < header.size(); ++i)
-            if (lower(trim(header[i])) == lower(name)) return int(i);
+            if (to_lower(csv_field(header[i])) == to_lower(name)) return int(i);
         return -1;
     };
     const int emotion_column = column("emotion");
@@ -227,7 +222,7 @@ Dataset load_fer2013_csv(const std::string& path, const std::string& split, cons
 
     for (std::size_t line_number = 2; std::getline(file, line); ++line_number) {
         if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (trim(line).empty()) continue;
+        if (csv_field(line).empty()) continue;
         const std::string where = path + ":" + std::to_string(line_number);
         const std::vector<std::string_view> fields = split_fields(line);
         if (fields.size() != header.size())
@@ -235,7 +230,7 @@ Dataset load_fer2013_csv(const std::string& path, const std::string& split, cons
                                      std::to_string(fields.size()));
 
         // Every row is validated, whichever split it belongs to: a damaged file is an error, not a filter.
-        const std::string_view emotion = trim(fields[std::size_t(emotion_column)]);
+        const std::string_view emotion = csv_field(fields[std::size_t(emotion_column)]);
         int label = -1;
         const auto [label_end, label_error] = std::from_chars(emotion.data(), emotion.data() + emotion.size(), label);
         if (label_error != std::errc() || label_end != emotion.data() + emotion.size())
@@ -244,7 +239,7 @@ Dataset load_fer2013_csv(const std::string& path, const std::string& split, cons
             throw std::runtime_error(where + ": emotion " + std::to_string(label) + " is not a label in [0, " +
                                      std::to_string(options.classes.size()) + ")");
 
-        const std::string_view pixels = trim(fields[std::size_t(pixels_column)]);
+        const std::string_view pixels = csv_field(fields[std::size_t(pixels_column)]);
         std::size_t count = 0;
         const char* cursor = pixels.data();
         const char* const end = pixels.data() + pixels.size();
@@ -272,7 +267,7 @@ Dataset load_fer2013_csv(const std::string& path, const std::string& split, cons
                                      " pixels (48x48), found " + std::to_string(count));
 
         if (usage_column >= 0) {
-            const std::string_view row_usage = trim(fields[std::size_t(usage_column)]);
+            const std::string_view row_usage = csv_field(fields[std::size_t(usage_column)]);
             if (std::find(usages_seen.begin(), usages_seen.end(), row_usage) == usages_seen.end())
                 usages_seen.emplace_back(row_usage);
             if (!usage.empty() && row_usage != usage) continue;
@@ -300,7 +295,7 @@ Dataset load_fer2013_csv(const std::string& path, const std::string& split, cons
 
 Dataset load_dataset(const std::string& path, const std::string& split, const LoadOptions& options,
                      LoadReport* report) {
-    if (lower(fs::path(path).extension().string()) == ".csv") {
+    if (to_lower(fs::path(path).extension().string()) == ".csv") {
         if (split.empty())
             throw std::invalid_argument(path + ": a csv dataset needs a split (Training, PublicTest or PrivateTest)");
         if (report) *report = {};

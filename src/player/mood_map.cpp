@@ -6,19 +6,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "fer/text.hpp"
+
 namespace fer::player {
 namespace {
-
-std::string lower(std::string text) {
-    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    return text;
-}
-
-std::string trim(const std::string& text) {
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string::npos) return "";
-    return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
-}
 
 std::string join(const std::vector<std::string>& items) {
     std::string out;
@@ -35,12 +26,12 @@ MoodMap MoodMap::parse(const std::string& text, const std::string& source, const
     std::string line;
     for (int number = 1; std::getline(lines, line); ++number) {
         const std::string where = source + ":" + std::to_string(number) + ": ";
-        line = trim(line.substr(0, line.find('#')));
+        line = std::string(trim(line.substr(0, line.find('#'))));
         if (line.empty()) continue;
         const auto equals = line.find('=');
         if (equals == std::string::npos)
             throw std::runtime_error(where + "expected 'emotion = genre, genre, ...', got '" + line + "'");
-        const std::string emotion = lower(trim(line.substr(0, equals)));
+        const std::string emotion = to_lower(std::string(trim(line.substr(0, equals))));
         if (emotion.empty()) throw std::runtime_error(where + "no emotion before '='");
         if (std::find(emotions.begin(), emotions.end(), emotion) == emotions.end())
             throw std::runtime_error(where + "unknown emotion '" + emotion + "' (known: " + join(emotions) + ")");
@@ -52,12 +43,12 @@ MoodMap MoodMap::parse(const std::string& text, const std::string& source, const
         std::istringstream items(line.substr(equals + 1));
         std::string item;
         while (std::getline(items, item, ',')) {
-            item = lower(trim(item));
+            item = to_lower(std::string(trim(item)));
             if (item.empty()) throw std::runtime_error(where + "empty genre in the list for '" + emotion + "'");
             if (std::find(genres.begin(), genres.end(), item) == genres.end()) genres.push_back(item);
         }
         // getline yields nothing for "happy =" and drops a trailing empty item ("pop,"): catch both.
-        const std::string list = trim(line.substr(equals + 1));
+        const std::string list = std::string(trim(line.substr(equals + 1)));
         if (genres.empty() || list.back() == ',')
             throw std::runtime_error(where + "empty genre in the list for '" + emotion + "'");
         map.genres_[emotion] = std::move(genres);
@@ -75,14 +66,14 @@ MoodMap MoodMap::load(const std::string& path, const std::vector<std::string>& e
 
 const std::vector<std::string>& MoodMap::genres(const std::string& emotion) const {
     static const std::vector<std::string> none;
-    auto it = genres_.find(lower(emotion));
+    auto it = genres_.find(to_lower(emotion));
     return it == genres_.end() ? none : it->second;
 }
 
 TrackPicker::TrackPicker(const std::vector<Track>& tracks, MoodMap map, std::uint64_t seed)
     : map_(std::move(map)), rng_(seed) {
     genres_.reserve(tracks.size());
-    for (const Track& track : tracks) genres_.push_back(lower(trim(track.genre)));
+    for (const Track& track : tracks) genres_.push_back(to_lower(std::string(trim(track.genre))));
 }
 
 std::vector<std::size_t> TrackPicker::candidates(const std::string& emotion) const {
@@ -95,7 +86,7 @@ std::vector<std::size_t> TrackPicker::candidates(const std::string& emotion) con
 
 TrackChoice TrackPicker::pick(const std::string& emotion) {
     TrackChoice choice;
-    choice.mood = lower(emotion);
+    choice.mood = to_lower(emotion);
     std::vector<std::size_t> pool = candidates(choice.mood);
     if (pool.empty() && choice.mood != "neutral") {
         pool = candidates("neutral");

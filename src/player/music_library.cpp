@@ -8,31 +8,22 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "fer/text.hpp"
+
 namespace fer::player {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string lower(std::string text) {
-    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    return text;
-}
-
-std::string trim(const std::string& text) {
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string::npos) return "";
-    return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
-}
-
 std::string tag_text(const TagLib::String& value) {
-    return trim(value.to8Bit(true));
+    return std::string(trim(value.to8Bit(true)));
 }
 
 }  // namespace
 
 bool is_audio_file(const fs::path& path) {
     static constexpr const char* kExtensions[] = {".mp3", ".ogg", ".opus", ".flac", ".wav", ".m4a"};
-    const std::string ext = lower(path.extension().string());
+    const std::string ext = to_lower(path.extension().string());
     return std::any_of(std::begin(kExtensions), std::end(kExtensions), [&](const char* e) { return ext == e; });
 }
 

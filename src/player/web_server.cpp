@@ -20,6 +20,7 @@
 
 #include "fer/player/http_range.hpp"
 #include "fer/player/web_assets.hpp"
+#include "fer/text.hpp"
 
 namespace fer::player {
 
@@ -33,14 +34,8 @@ namespace fs = std::filesystem;
 constexpr std::size_t max_request_body_bytes = 64 * 1024;
 constexpr std::size_t audio_chunk_bytes = 64 * 1024;
 
-std::string lower_case(std::string text) {
-    std::transform(text.begin(), text.end(), text.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return text;
-}
-
 std::string audio_content_type(const std::string& path) {
-    const std::string extension = lower_case(fs::path(path).extension().string());
+    const std::string extension = to_lower(fs::path(path).extension().string());
     if (extension == ".mp3") return "audio/mpeg";
     if (extension == ".ogg" || extension == ".oga") return "audio/ogg";
     if (extension == ".opus") return "audio/opus";
@@ -51,7 +46,7 @@ std::string audio_content_type(const std::string& path) {
 }
 
 std::string static_content_type(const std::string& name) {
-    const std::string extension = lower_case(fs::path(name).extension().string());
+    const std::string extension = to_lower(fs::path(name).extension().string());
     if (extension == ".html") return "text/html; charset=utf-8";
     if (extension == ".js") return "text/javascript; charset=utf-8";
     if (extension == ".css") return "text/css; charset=utf-8";
