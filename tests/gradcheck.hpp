@@ -28,6 +28,16 @@ struct GradCheckOptions {
     std::uint64_t step = 7;  // ctx.step (dropout masks depend on it)
 };
 
+// Tolerances for objectives that pass through a batch normalisation: in float, the finite
+// differences of a normalised output carry ~1e-3 relative noise.
+inline GradCheckOptions normalised_options() {
+    GradCheckOptions options;
+    options.eps = 5e-3f;
+    options.abs_tol = 2e-2f;
+    options.rel_tol = 3e-2f;
+    return options;
+}
+
 // A layer that was constructed but not set up. Sets it up for `in` (batch included), binds
 // fresh buffers, initialises parameters (then perturbs them so biases are not all zero), and runs
 // the checks with doctest assertions. `input` overrides the random normal input when non-empty.

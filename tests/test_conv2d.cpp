@@ -8,25 +8,16 @@
 #include <string>
 #include <vector>
 
+#include "conv_case.hpp"
 #include "fer/conv2d.hpp"
 #include "fer/conv_kernels.hpp"
 #include "gradcheck.hpp"
 
 using namespace fer;
+using fer::testing::ConvCase;
+using fer::testing::make_geometry;
 
 namespace {
-
-struct ConvCase {
-    int n, c, h, w, oc, kh, kw, stride_h, stride_w;
-    Padding padding;
-};
-
-ConvGeometry make_geometry(const ConvCase& k) {
-    AxisGeometry rows = axis_geometry(k.h, k.kh, k.stride_h, k.padding);
-    AxisGeometry cols = axis_geometry(k.w, k.kw, k.stride_w, k.padding);
-    return {k.n,      k.c,     k.h, k.w, k.oc, k.kh, k.kw, k.stride_h, k.stride_w, rows.pad_before, cols.pad_before,
-            rows.out, cols.out};
-}
 
 std::string describe(const ConvCase& k, int threads) {
     char text[160];

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "conv_case.hpp"
 #include "fer/activations.hpp"
 #include "fer/conv_kernels.hpp"
 #include "fer/padding.hpp"
@@ -16,22 +17,12 @@
 #include "gradcheck.hpp"
 
 using namespace fer;
+using fer::testing::ConvCase;
+using fer::testing::make_geometry;
 
 namespace {
 
-struct KernelCase {
-    int n, c, h, w, oc, kh, kw, stride_h, stride_w;
-    Padding padding;
-};
-
-ConvGeometry geometry_of(const KernelCase& k) {
-    const AxisGeometry rows = axis_geometry(k.h, k.kh, k.stride_h, k.padding);
-    const AxisGeometry cols = axis_geometry(k.w, k.kw, k.stride_w, k.padding);
-    return {k.n,      k.c,     k.h, k.w, k.oc, k.kh, k.kw, k.stride_h, k.stride_w, rows.pad_before, cols.pad_before,
-            rows.out, cols.out};
-}
-
-std::string describe(const KernelCase& k, int threads, std::size_t tile_floats) {
+std::string describe(const ConvCase& k, int threads, std::size_t tile_floats) {
     char text[200];
     std::snprintf(text, sizeof text, "n%d c%d %dx%d oc%d k%dx%d s%dx%d %s threads %d tile %zu", k.n, k.c, k.h, k.w,
                   k.oc, k.kh, k.kw, k.stride_h, k.stride_w, to_string(k.padding).c_str(), threads, tile_floats);
@@ -71,7 +62,7 @@ ConvResults run_fast(const ConvGeometry& g, const std::vector<float>& in, const 
 // Cases on both input-gradient paths (OC <= C: flipped convolution; OC > C or strided: col2im), on the
 // direct kernel (stride 1, OW >= 16, OC <= 16) and off it, several large enough (n * MACs >= 2^18) that
 // two threads really split the work.
-const std::vector<KernelCase> tiled_cases = {
+const std::vector<ConvCase> tiled_cases = {
     // n  c   h   w  oc kh kw sh sw padding
     {1, 3, 9, 7, 3, 3, 3, 1, 1, Padding::same},
     {2, 4, 8, 8, 2, 4, 4, 1, 1, Padding::same},
@@ -95,8 +86,8 @@ const std::vector<KernelCase> tiled_cases = {
 }  // namespace
 
 TEST_CASE("conv2d fast kernels match the reference across row tiles, paths and thread counts") {
-    for (const KernelCase& k : tiled_cases) {
-        const ConvGeometry g = geometry_of(k);
+    for (const ConvCase& k : tiled_cases) {
+        const ConvGeometry g = make_geometry(k);
         const std::vector<float> in = random_values(g.n * g.input_size(), 21),
                                  weight = random_values(g.weight_size(), 22);
         const std::vector<float> bias = random_values(g.oc, 23), dout = random_values(g.n * g.output_size(), 24);
@@ -121,8 +112,8 @@ TEST_CASE("conv2d fast kernels match the reference across row tiles, paths and t
 }
 
 TEST_CASE("conv2d fast kernels are bit-identical from run to run for a fixed thread count") {
-    for (const KernelCase& k : {tiled_cases[6], tiled_cases[7], tiled_cases[11]}) {
-        const ConvGeometry g = geometry_of(k);
+    for (const ConvCase& k : {tiled_cases[6], tiled_cases[7], tiled_cases[11]}) {
+        const ConvGeometry g = make_geometry(k);
         const std::vector<float> in = random_values(g.n * g.input_size(), 31),
                                  weight = random_values(g.weight_size(), 32);
         const std::vector<float> bias = random_values(g.oc, 33), dout = random_values(g.n * g.output_size(), 34);

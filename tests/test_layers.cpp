@@ -20,6 +20,7 @@ using fer::Tensor;
 using fer::testing::check_layer_gradients;
 using fer::testing::GradCheckOptions;
 using fer::testing::ladder_tensor;
+using fer::testing::normalised_options;
 using fer::testing::random_tensor;
 
 namespace {
@@ -56,11 +57,7 @@ bool bitwise_equal(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 TEST_CASE("gradient checks: batchnorm, activations, dropout, dense, flatten, squeeze_excite") {
-    // Float objectives through a normalisation: the finite differences carry ~1e-3 relative noise.
-    GradCheckOptions batch_norm_options;
-    batch_norm_options.eps = 5e-3f;
-    batch_norm_options.abs_tol = 2e-2f;
-    batch_norm_options.rel_tol = 3e-2f;
+    const GradCheckOptions batch_norm_options = normalised_options();
     SUBCASE("batchnorm on (N,C,H,W)") {
         fer::BatchNorm layer;
         check_layer_gradients(layer, {4, 3, 3, 3}, batch_norm_options);

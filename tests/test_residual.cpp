@@ -18,6 +18,7 @@ using fer::Shape;
 using fer::Tensor;
 using fer::testing::check_layer_gradients;
 using fer::testing::GradCheckOptions;
+using fer::testing::normalised_options;
 using fer::testing::random_tensor;
 
 namespace {
@@ -41,11 +42,8 @@ Sequence dense_shortcut(int width) {
 }  // namespace
 
 TEST_CASE("residual gradient checks") {
-    // The body's BatchNorm makes the objective float-noisy; see the batchnorm gradient check.
-    GradCheckOptions options;
-    options.eps = 5e-3f;
-    options.abs_tol = 2e-2f;
-    options.rel_tol = 3e-2f;
+    // The body's BatchNorm makes the objective float-noisy.
+    GradCheckOptions options = normalised_options();
     SUBCASE("identity shortcut, relu after") {
         fer::Residual block(dense_body(6), Sequence());
         check_layer_gradients(block, {4, 6, 1, 1}, options);

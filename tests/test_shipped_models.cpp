@@ -39,7 +39,8 @@ std::vector<ShippedRow> shipped_rows(const std::string& markdown) {
     std::vector<ShippedRow> rows;
     std::string line;
     while (std::getline(lines, line)) {
-        if (!line.starts_with("|") || line.starts_with("|---") || line.find("test accuracy") != std::string::npos) continue;
+        if (!line.starts_with("|") || line.starts_with("|---") || line.find("test accuracy") != std::string::npos)
+            continue;
         std::vector<std::string> cells;
         std::istringstream fields(line.substr(1));
         std::string cell;

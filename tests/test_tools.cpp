@@ -12,9 +12,9 @@
 #include <regex>
 #include <string>
 
+#include "fer/atomic_file.hpp"
 #include "fer/model_zoo.hpp"
 #include "fer/synthetic_data.hpp"
-#include "fer/atomic_file.hpp"
 #include "temp_dir.hpp"
 #include "tiny_architecture.hpp"
 

@@ -19,7 +19,6 @@
 namespace fer {
 namespace {
 
-
 struct SyntheticSplits {
     TempDir dir;
     Dataset train, val;
