@@ -331,4 +331,13 @@ Dataset random_subset(const Dataset& dataset, std::size_t count, std::uint64_t s
     return subset;
 }
 
+std::vector<std::string> load_warnings(const LoadReport& report, const std::string& what) {
+    std::vector<std::string> lines;
+    for (const auto& issue : report.skipped_files) lines.push_back("skipped " + issue.source + ": " + issue.reason);
+    for (const auto& folder : report.ignored_folders) lines.push_back("ignored folder " + folder + " (not a class)");
+    if (!report.skipped_files.empty())
+        lines.push_back(std::to_string(report.skipped_files.size()) + " unreadable files skipped in " + what);
+    return lines;
+}
+
 }  // namespace fer

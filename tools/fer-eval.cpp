@@ -1,7 +1,6 @@
 // fer-eval: accuracy, per-class metrics and the confusion matrix of one model or a soft-voting
 // ensemble; or the class probabilities of one image.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <iostream>
 
@@ -23,7 +22,8 @@ int main(int argc, char** argv) {
     app.add_option("--model", model_paths,
                    "model file; repeat for a soft-voting ensemble (default: the shipped data/models/*.fer)");
     app.add_option("--weights", weights, "one weight per model for the ensemble average (default equal)");
-    auto* data_option = app.add_option("--data", data, "a folder of class folders, a folder holding test/, or fer2013.csv");
+    auto* data_option =
+        app.add_option("--data", data, "a folder of class folders, a folder holding test/, or fer2013.csv");
     app.add_option("--split", split, "split of a csv or of a folder with splits")->capture_default_str();
     auto* image_option = app.add_option("--image", image_path, "print the class probabilities of this one image");
     data_option->excludes(image_option);
@@ -77,18 +77,12 @@ int main(int argc, char** argv) {
         load.width = networks[0]->input().width;
         fer::LoadReport report;
         dataset = fer::load_dataset(data, split, load, &report);
-        for (const auto& issue : report.skipped_files)
-            std::fprintf(stderr, "warning: skipped %s: %s\n", issue.source.c_str(), issue.reason.c_str());
-        for (const auto& folder : report.ignored_folders)
-            std::fprintf(stderr, "warning: ignored folder %s (not a class)\n", folder.c_str());
-        if (!report.skipped_files.empty())
-            std::fprintf(stderr, "warning: %zu unreadable files skipped\n", report.skipped_files.size());
+        for (const auto& line : fer::load_warnings(report, data)) std::fprintf(stderr, "warning: %s\n", line.c_str());
 
         std::vector<float> probabilities = fer::predict_probabilities(networks, weights, dataset, predict);
         fer::Evaluation evaluation = fer::evaluate_probabilities(probabilities, dataset);
         std::printf("models: ");
-        for (std::size_t i = 0; i < model_paths.size(); ++i)
-            std::printf("%s%s", i ? ", " : "", model_paths[i].c_str());
+        for (std::size_t i = 0; i < model_paths.size(); ++i) std::printf("%s%s", i ? ", " : "", model_paths[i].c_str());
         std::printf("%s\ndata: %s (%s)\n", predict.tta ? " (with mirror TTA)" : "", data.c_str(), split.c_str());
         std::printf("%s", fer::format_report(evaluation.matrix, classes).c_str());
         if (!json_path.empty())

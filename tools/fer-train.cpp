@@ -1,11 +1,11 @@
 // fer-train: trains a network on FER2013-style data (class folders or fer2013.csv).
-#include <CLI/CLI.hpp>
+#include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
-#include <unistd.h>
 
 #include "fer/dataset.hpp"
 #include "fer/model_zoo.hpp"
@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
     std::string known_models;
     for (const auto& name : fer::model_names()) known_models += (known_models.empty() ? "" : ", ") + name;
     app.add_option("--arch", s.arch, "model: " + known_models + ", or an architecture file")->capture_default_str();
-    app.add_option("--data", data, "training data: a folder of class folders, a folder holding train/ val/, or fer2013.csv")
+    app.add_option("--data", data,
+                   "training data: a folder of class folders, a folder holding train/ val/, or fer2013.csv")
         ->required();
     app.add_option("--split", split, "training split of a csv or of a folder with splits")->capture_default_str();
     app.add_option("--val", val, "validation data (default: --data with --val-split)");
@@ -63,7 +64,8 @@ int main(int argc, char** argv) {
     app.add_option("--schedule", s.schedule.kind, "constant, step, cosine or plateau")->capture_default_str();
     app.add_option("--step-size", s.schedule.step_size, "step schedule: epochs per decay")->capture_default_str();
     app.add_option("--gamma", s.schedule.gamma, "step schedule: decay factor")->capture_default_str();
-    app.add_option("--warmup", s.schedule.warmup_epochs, "cosine schedule: linear warm-up epochs")->capture_default_str();
+    app.add_option("--warmup", s.schedule.warmup_epochs, "cosine schedule: linear warm-up epochs")
+        ->capture_default_str();
     app.add_option("--min-lr", s.schedule.min_lr, "cosine/plateau: lowest learning rate")->capture_default_str();
     app.add_option("--lr-factor", s.schedule.factor, "plateau: factor on a plateau")->capture_default_str();
     app.add_option("--lr-patience", s.schedule.patience, "plateau: epochs without improvement")->capture_default_str();
@@ -76,7 +78,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--seed", s.seed, "random seed (same seed and threads: identical run)")->capture_default_str();
     app.add_option("--threads", s.threads, "threads (0 = all cores)")->capture_default_str();
-    app.add_option("--patience", s.patience, "early stopping after N epochs without a better validation accuracy (0 = off)")
+    app.add_option("--patience", s.patience,
+                   "early stopping after N epochs without a better validation accuracy (0 = off)")
         ->capture_default_str();
     app.add_option("--resume", resume, "continue from this checkpoint");
     app.add_option("--checkpoint", s.checkpoint, "checkpoint path (default: OUT.ckpt)");
@@ -99,12 +102,8 @@ int main(int argc, char** argv) {
         auto load_reported = [&](const std::string& path, const std::string& which_split, const char* role) {
             fer::LoadReport report;
             fer::Dataset d = fer::load_dataset(path, which_split, load, &report);
-            for (const auto& issue : report.skipped_files)
-                std::fprintf(stderr, "warning: skipped %s: %s\n", issue.source.c_str(), issue.reason.c_str());
-            for (const auto& folder : report.ignored_folders)
-                std::fprintf(stderr, "warning: ignored folder %s (not a class)\n", folder.c_str());
-            if (!report.skipped_files.empty())
-                std::fprintf(stderr, "warning: %zu unreadable files skipped in %s\n", report.skipped_files.size(), role);
+            for (const auto& line : fer::load_warnings(report, role))
+                std::fprintf(stderr, "warning: %s\n", line.c_str());
             return d;
         };
         fer::Dataset train = load_reported(data, split, "training data");
@@ -152,8 +151,8 @@ int main(int argc, char** argv) {
         std::signal(SIGTERM, request_stop);
         fer::TrainResult result = fer::train_network(s, train, validation, observer, stop_requested, resume);
         if (result.interrupted) return 130;
-        std::fprintf(stderr, "best validation accuracy %.2f %% at epoch %d, saved to %s\n", 100 * result.best_val_accuracy,
-                     result.best_epoch, s.out.c_str());
+        std::fprintf(stderr, "best validation accuracy %.2f %% at epoch %d, saved to %s\n",
+                     100 * result.best_val_accuracy, result.best_epoch, s.out.c_str());
         std::fprintf(stderr, "metrics: %s, curves: %s\n", fer::metrics_log_path(s.out).c_str(),
                      fer::curves_plot_path(s.out).c_str());
         return 0;

@@ -71,4 +71,8 @@ Dataset load_dataset(const std::string& path, const std::string& split, const Lo
 // drawn from seed: for quick runs on part of a dataset.
 Dataset random_subset(const Dataset& dataset, std::size_t count, std::uint64_t seed);
 
+// The report as warning lines for a person: each skipped file with its reason, each ignored folder,
+// and a count of skipped files in `what` ("training data").
+std::vector<std::string> load_warnings(const LoadReport& report, const std::string& what);
+
 }  // namespace fer
