@@ -18,7 +18,7 @@ case "$model" in
     flags=(--arch five_layer --epochs 60 --batch 256 --optimizer sgd --lr 0.01 --momentum 0.9 --nesterov
            --weight-decay 0.0001 --schedule cosine --seed 1 --threads 2) ;;
   gap)  # Arriaga et al.'s training: Adam, batch 128
-    flags=(--arch gap --epochs 100 --batch 128 --optimizer adam --lr 0.001 --schedule cosine --seed 1 --threads 2) ;;
+    flags=(--arch gap --epochs 50 --batch 128 --optimizer adam --lr 0.001 --schedule cosine --seed 1 --threads 2) ;;
   *) echo "unknown model '$model' (five_layer, gap)" >&2; exit 2 ;;
 esac
 resume=()
