@@ -206,6 +206,11 @@ std::string TrainSettings::fingerprint() const {
         arch_id =
             "file with crc " + std::to_string(crc32({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}));
     }
+    if (!init_from.empty()) {
+        std::string bytes = read_file(init_from);
+        arch_id = "fine-tuned from a model with crc " +
+                  std::to_string(crc32({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}));
+    }
     f << "arch=" << arch_id << "\nbatch=" << batch << "\nseed=" << seed << "\noptimizer=" << optimizer.kind
       << " momentum=" << optimizer.momentum << " nesterov=" << optimizer.nesterov << " wd=" << optimizer.weight_decay
       << " betas=" << optimizer.beta1 << "," << optimizer.beta2 << " eps=" << optimizer.epsilon
@@ -270,9 +275,26 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
         say("resuming " + resume_from + " at epoch " + std::to_string(run.epoch + 1) + ", batch " +
             std::to_string(run.next_batch + 1));
     } else {
-        net.emplace(build_network(s.arch, s.seed, s.input, train.classes));
+        if (s.init_from.empty()) {
+            net.emplace(build_network(s.arch, s.seed, s.input, train.classes));
+        } else {
+            LoadedModel start = load_model(s.init_from);
+            if (start.network.class_names() != train.classes)
+                throw std::runtime_error(s.init_from + ": the model's classes differ from the training data's");
+            net.emplace(std::move(start.network));
+            say("fine-tuning " + s.init_from);
+        }
         say(net->summary());
     }
+
+    // Reserve the run's peak disk need now instead of running out hours later: the model (with room for the
+    // metrics and curves) and the checkpoint (the model again, up to two optimizer slots per parameter and
+    // every epoch's record), each twice, as a replacement is written beside the old file before the rename.
+    const std::uint64_t model_bytes = serialize_model(*net, ModelMetadata{}).size() + 64 * 1024;
+    const std::uint64_t checkpoint_bytes = model_bytes + fingerprint.size() + 2 * sizeof(float) * net->params().size() +
+                                           9 * sizeof(double) * std::uint64_t(s.epochs) + 4096;
+    const PlannedFile outputs[] = {{s.out, 2 * model_bytes}, {checkpoint_path, 2 * checkpoint_bytes}};
+    check_writable(outputs);
 
     std::string weight_text;
     for (std::size_t c = 0; c < weights.size(); ++c) {

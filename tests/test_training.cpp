@@ -157,6 +157,43 @@ TEST_CASE("resuming refuses a checkpoint of a run with other settings, and a dam
                       doctest::Contains("not a fer-train checkpoint"));
 }
 
+TEST_CASE("fine-tuning starts from the given model's parameters and refuses other classes") {
+    SyntheticSplits s = make_splits(8);
+    std::atomic<bool> stop{false};
+    TrainSettings base = tiny_settings(s, s.dir.file("base.fer"));
+    base.epochs = 2;
+    TrainResult base_run = train_network(base, s.train, s.val, {}, stop);
+
+    // With a vanishing learning rate (updates far below a float's resolution; zero is refused) and no momentum
+    // or decay nothing moves: the parameters are the init model's.
+    TrainSettings frozen = tiny_settings(s, s.dir.file("frozen.fer"));
+    frozen.arch = "five_layer";  // ignored: the init model's architecture is used
+    frozen.init_from = base.out;
+    frozen.epochs = 1;
+    frozen.optimizer.kind = "sgd";
+    frozen.optimizer.momentum = 0;
+    frozen.schedule.learning_rate = 1e-30f;
+    train_network(frozen, s.train, s.val, {}, stop);
+    CHECK(file_params(frozen.out) == file_params(base.out));
+
+    // Training on from the model starts where the base run ended, not from a fresh network's loss.
+    TrainSettings tuned = tiny_settings(s, s.dir.file("tuned.fer"));
+    tuned.init_from = base.out;
+    tuned.epochs = 1;
+    tuned.class_weighting = ClassWeighting::balanced;
+    TrainResult tuned_run = train_network(tuned, s.train, s.val, {}, stop);
+    CHECK(tuned_run.history.front().train_loss < base_run.history.front().train_loss);
+    CHECK(tuned.fingerprint() != tiny_settings(s, tuned.out).fingerprint());
+
+    Dataset renamed_train = s.train, renamed_val = s.val;
+    renamed_train.classes[0] = renamed_val.classes[0] = "anger";
+    CHECK_THROWS_WITH(train_network(tuned, renamed_train, renamed_val, {}, stop),
+                      doctest::Contains("base.fer: the model's classes differ"));
+    TrainSettings missing = tuned;
+    missing.init_from = s.dir.file("no-such.fer");
+    CHECK_THROWS_WITH(train_network(missing, s.train, s.val, {}, stop), doctest::Contains("no-such.fer"));
+}
+
 TEST_CASE("a diverging run stops with a clear message and keeps its last checkpoint") {
     SyntheticSplits s = make_splits(8);
     std::atomic<bool> stop{false};

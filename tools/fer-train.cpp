@@ -45,7 +45,9 @@ int main(int argc, char** argv) {
 
     std::string known_models;
     for (const auto& name : fer::model_names()) known_models += (known_models.empty() ? "" : ", ") + name;
-    app.add_option("--arch", s.arch, "model: " + known_models + ", or an architecture file")->capture_default_str();
+    auto* arch_option = app.add_option("--arch", s.arch, "model: " + known_models + ", or an architecture file")->capture_default_str();
+    app.add_option("--init", s.init_from, "fine-tune: start from this model file (its architecture and classes)")
+        ->excludes(arch_option);
     app.add_option("--data", data,
                    "training data: a folder of class folders, a folder holding train/ val/, or fer2013.csv")
         ->required();
@@ -149,6 +151,9 @@ int main(int argc, char** argv) {
 
         std::signal(SIGINT, request_stop);
         std::signal(SIGTERM, request_stop);
+        // Under a file-size limit (ulimit -f) a write then fails with a message naming the file, instead
+        // of the process dying silently, and the last checkpoint is kept.
+        std::signal(SIGXFSZ, SIG_IGN);
         fer::TrainResult result = fer::train_network(s, train, validation, observer, stop_requested, resume);
         if (result.interrupted) return 130;
         std::fprintf(stderr, "best validation accuracy %.2f %% at epoch %d, saved to %s\n",

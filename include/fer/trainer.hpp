@@ -26,6 +26,9 @@ namespace fer {
 
 struct TrainSettings {
     std::string arch = "five_layer";  // a model-zoo name, or a path to an architecture text file
+    // Fine-tuning: start from this model file's parameters and batch-norm statistics (its architecture
+    // and normalisation replace arch and input) instead of a fresh initialisation. Empty = from scratch.
+    std::string init_from;
     int epochs = 30;
     int batch = 64;
     OptimizerSettings optimizer;
