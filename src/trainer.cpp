@@ -38,7 +38,7 @@ struct RunState {
     std::size_t next_batch = 0;                                     // first batch of that epoch not yet trained
     std::uint64_t step = 0;                                         // optimizer steps so far (drives dropout masks)
     double loss_sum = 0, correct = 0, seen = 0, epoch_seconds = 0;  // the epoch's running sums
-    double best_val_accuracy = -1;
+    double best_val_score = -1;  // by TrainSettings::select
     int best_epoch = 0;
     int epochs_without_improvement = 0;
     std::vector<EpochRecord> history;
@@ -66,7 +66,7 @@ void save_checkpoint(const std::string& path, const std::string& fingerprint, co
     w.u64(std::uint64_t(run.epoch));
     w.u64(run.next_batch);
     w.u64(run.step);
-    for (double v : {run.loss_sum, run.correct, run.seen, run.epoch_seconds, run.best_val_accuracy}) w.f64(v);
+    for (double v : {run.loss_sum, run.correct, run.seen, run.epoch_seconds, run.best_val_score}) w.f64(v);
     w.u64(std::uint64_t(run.best_epoch));
     w.u64(std::uint64_t(run.epochs_without_improvement));
     w.u64(run.history.size());
@@ -119,7 +119,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     c.run.correct = r.f64("progress");
     c.run.seen = r.f64("progress");
     c.run.epoch_seconds = r.f64("progress");
-    c.run.best_val_accuracy = r.f64("progress");
+    c.run.best_val_score = r.f64("progress");
     c.run.best_epoch = int(r.u64("progress"));
     c.run.epochs_without_improvement = int(r.u64("progress"));
     std::uint64_t records = r.u64("history");
@@ -219,7 +219,9 @@ std::string TrainSettings::fingerprint() const {
       << " min=" << schedule.min_lr << " factor=" << schedule.factor << " patience=" << schedule.patience
       << "\naugment=" << augment_enabled << " mirror=" << augment.mirror << " zoom=" << augment.zoom
       << " rotation=" << augment.rotation_degrees << " shift=" << augment.shift
-      << "\nclass_weights=" << to_string(class_weighting) << "\ninput scale=" << input.scale << " mean=" << input.mean
+      << "\nclass_weights=" << to_string(class_weighting)
+      << (select == "accuracy" ? "" : " select=" + select)  // absent by default: older checkpoints still match
+      << "\ninput scale=" << input.scale << " mean=" << input.mean
       << " std=" << input.std << "\n";
     return f.str();
 }
@@ -242,6 +244,8 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
     };
     if (s.out.empty()) throw std::invalid_argument("no output model path given");
     if (s.epochs < 1) throw std::invalid_argument("epochs must be at least 1");
+    if (s.select != "accuracy" && s.select != "macro_f1")
+        throw std::invalid_argument("unknown selection metric '" + s.select + "' (accuracy, macro_f1)");
     if (s.batch < 2) throw std::invalid_argument("batch must be at least 2 (batch normalisation needs two samples)");
     if (train.size() < 2) throw std::invalid_argument("the training set needs at least two images");
     if (val.size() == 0) throw std::invalid_argument("the validation set is empty");
@@ -313,7 +317,7 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
     TrainResult result;
     result.history = run.history;
     result.best_epoch = run.best_epoch;
-    result.best_val_accuracy = std::max(0.0, run.best_val_accuracy);
+    if (run.best_epoch > 0) result.best_val_accuracy = run.history.at(std::size_t(run.best_epoch - 1)).val_accuracy;
     Tensor input, dlogits;
     std::vector<int> labels;
     auto last_checkpoint = Clock::now();
@@ -378,9 +382,10 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
         run.loss_sum = run.correct = run.seen = run.epoch_seconds = 0;
         schedule->on_epoch_end(run.epoch, evaluation.loss);
 
-        const bool improved = record.val_accuracy > run.best_val_accuracy;
+        const double score = s.select == "macro_f1" ? record.val_macro_f1 : record.val_accuracy;
+        const bool improved = score > run.best_val_score;
         if (improved) {
-            run.best_val_accuracy = record.val_accuracy;
+            run.best_val_score = score;
             run.best_epoch = record.epoch;
             run.epochs_without_improvement = 0;
             ModelMetadata meta{
@@ -388,6 +393,7 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
             meta.extra["arch"] = s.arch;
             meta.extra["epoch"] = std::to_string(record.epoch);
             meta.extra["val_accuracy"] = std::to_string(record.val_accuracy);
+            meta.extra["val_macro_f1"] = std::to_string(record.val_macro_f1);
             meta.extra["seed"] = std::to_string(s.seed);
             save_model(s.out, *net, meta);
         } else {
@@ -398,7 +404,7 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
         if (observer.epoch) observer.epoch(record, improved);
         result.history = run.history;
         result.best_epoch = run.best_epoch;
-        result.best_val_accuracy = run.best_val_accuracy;
+        result.best_val_accuracy = run.history.at(std::size_t(run.best_epoch - 1)).val_accuracy;
 
         const bool patience_out = s.patience > 0 && run.epochs_without_improvement >= s.patience;
         RunState next = run;
@@ -407,7 +413,7 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
         save_checkpoint(checkpoint_path, fingerprint, next, *net, *optimizer, *schedule);
         last_checkpoint = Clock::now();
         if (patience_out) {
-            say("early stop: no better validation accuracy for " + std::to_string(s.patience) + " epochs");
+            say("early stop: no better validation " + s.select + " for " + std::to_string(s.patience) + " epochs");
             result.stopped_early = true;
             return result;
         }

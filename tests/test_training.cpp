@@ -194,6 +194,26 @@ TEST_CASE("fine-tuning starts from the given model's parameters and refuses othe
     CHECK_THROWS_WITH(train_network(missing, s.train, s.val, {}, stop), doctest::Contains("no-such.fer"));
 }
 
+TEST_CASE("--select macro_f1 keeps the epoch with the best validation macro-F1") {
+    SyntheticSplits s = make_splits(8);
+    std::atomic<bool> stop{false};
+    TrainSettings t = tiny_settings(s, s.dir.file("f1.fer"));
+    t.epochs = 4;
+    t.select = "macro_f1";
+    TrainResult r = train_network(t, s.train, s.val, {}, stop);
+    REQUIRE(r.history.size() == 4);
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < r.history.size(); ++i)
+        if (r.history[i].val_macro_f1 > r.history[best].val_macro_f1) best = i;
+    CHECK(r.best_epoch == int(best + 1));
+    CHECK(r.best_val_accuracy == r.history[best].val_accuracy);
+    CHECK(load_model(t.out).metadata.extra.at("epoch") == std::to_string(best + 1));
+    CHECK(t.fingerprint() != tiny_settings(s, t.out).fingerprint());
+
+    t.select = "loss";
+    CHECK_THROWS_WITH(train_network(t, s.train, s.val, {}, stop), doctest::Contains("unknown selection metric"));
+}
+
 TEST_CASE("a diverging run stops with a clear message and keeps its last checkpoint") {
     SyntheticSplits s = make_splits(8);
     std::atomic<bool> stop{false};

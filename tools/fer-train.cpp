@@ -80,6 +80,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--seed", s.seed, "random seed (same seed and threads: identical run)")->capture_default_str();
     app.add_option("--threads", s.threads, "threads (0 = all cores)")->capture_default_str();
+    app.add_option("--select", s.select, "the best epoch by validation accuracy or macro_f1")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"accuracy", "macro_f1"}));
     app.add_option("--patience", s.patience,
                    "early stopping after N epochs without a better validation accuracy (0 = off)")
         ->capture_default_str();
@@ -156,8 +159,8 @@ int main(int argc, char** argv) {
         std::signal(SIGXFSZ, SIG_IGN);
         fer::TrainResult result = fer::train_network(s, train, validation, observer, stop_requested, resume);
         if (result.interrupted) return 130;
-        std::fprintf(stderr, "best validation accuracy %.2f %% at epoch %d, saved to %s\n",
-                     100 * result.best_val_accuracy, result.best_epoch, s.out.c_str());
+        std::fprintf(stderr, "best epoch by validation %s: %d (accuracy %.2f %%), saved to %s\n", s.select.c_str(),
+                     result.best_epoch, 100 * result.best_val_accuracy, s.out.c_str());
         std::fprintf(stderr, "metrics: %s, curves: %s\n", fer::metrics_log_path(s.out).c_str(),
                      fer::curves_plot_path(s.out).c_str());
         return 0;

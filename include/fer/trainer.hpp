@@ -38,7 +38,10 @@ struct TrainSettings {
     ClassWeighting class_weighting = ClassWeighting::none;
     std::uint64_t seed = 1;
     int threads = 0;            // 0 = all cores
-    int patience = 0;           // early stopping: epochs without a better validation accuracy; 0 = off
+    // What "best" means for the saved model and early stopping: "accuracy" or "macro_f1" (validation macro
+    // F1, which a class-weighted run is after: it counts the rare classes as much as the common ones).
+    std::string select = "accuracy";
+    int patience = 0;           // early stopping: epochs without a better validation score; 0 = off
     std::string out;            // best model (by validation accuracy)
     std::string checkpoint;     // resumable state; default out + ".ckpt"
     double checkpoint_seconds = 300;  // also checkpoint mid-epoch this often (a kill loses at most this)
@@ -75,7 +78,7 @@ struct TrainObserver {
 struct TrainResult {
     std::vector<EpochRecord> history;
     int best_epoch = 0;  // 1-based; 0 when no epoch finished
-    double best_val_accuracy = 0;
+    double best_val_accuracy = 0;  // the best epoch's (by `select`)
     bool interrupted = false;   // stop was requested; a checkpoint was written
     bool stopped_early = false;  // patience ran out
 };
