@@ -4,10 +4,13 @@
 # and logs go to ${FER_RUNS:-/var/tmp/fer-runs}/<model>/, and a run that is interrupted continues with
 # the same command plus --resume (this script adds it when a checkpoint exists).
 #
-#   scripts/train-models.sh five_layer|gap [fer-train flags...]
+#   scripts/train-models.sh five_layer|gap|five_layer_weighted|gap_weighted [fer-train flags...]
+#
+# The *_weighted models fine-tune the shipped unweighted model (data/models/<base>.fer) with class-balanced
+# loss weights, choosing the epoch by validation macro-F1: the paper's remedy for the rare disgust class.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model=${1:?usage: scripts/train-models.sh five_layer|gap}
+model=${1:?usage: scripts/train-models.sh five_layer|gap|five_layer_weighted|gap_weighted}
 shift
 bin=${FER_BUILD_DIR:-build}
 data=${FER_DATA:-../shared/data/fer2013}
@@ -19,7 +22,14 @@ case "$model" in
            --weight-decay 0.0001 --schedule cosine --seed 1 --threads 2) ;;
   gap)  # Arriaga et al.'s training: Adam, batch 128
     flags=(--arch gap --epochs 50 --batch 128 --optimizer adam --lr 0.001 --schedule cosine --seed 1 --threads 2) ;;
-  *) echo "unknown model '$model' (five_layer, gap)" >&2; exit 2 ;;
+  five_layer_weighted)
+    flags=(--init data/models/five_layer.fer --class-weights balanced --select macro_f1 --epochs 8 --batch 256
+           --optimizer sgd --lr 0.001 --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule cosine --seed 1
+           --threads 2) ;;
+  gap_weighted)
+    flags=(--init data/models/gap.fer --class-weights balanced --select macro_f1 --epochs 8 --batch 128
+           --optimizer adam --lr 0.0001 --schedule cosine --seed 1 --threads 2) ;;
+  *) echo "unknown model '$model' (five_layer, gap, five_layer_weighted, gap_weighted)" >&2; exit 2 ;;
 esac
 resume=()
 [ -f "$runs/$model.fer.ckpt" ] && resume=(--resume "$runs/$model.fer.ckpt")
