@@ -103,4 +103,31 @@ std::string format_report(const ConfusionMatrix& m, std::span<const std::string>
     return out;
 }
 
+std::string format_markdown(const ConfusionMatrix& m, std::span<const std::string> names) {
+    if (names.size() != m.classes())
+        throw std::invalid_argument("format_markdown: class-name count differs from the matrix");
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%.2f %% accuracy, macro-F1 %.4f (%zu images).\n\n", 100 * m.accuracy(),
+                  m.macro_f1(), m.total());
+    std::string out = buf;
+    out += "| class | precision | recall | F1 | support |\n|---|---|---|---|---|\n";
+    for (std::size_t c = 0; c < m.classes(); ++c) {
+        ClassMetrics cm = m.class_metrics(int(c));
+        std::snprintf(buf, sizeof buf, "| %s | %.4f | %.4f | %.4f | %zu |\n", names[c].c_str(), cm.precision, cm.recall,
+                      cm.f1, cm.support);
+        out += buf;
+    }
+    out += "\nConfusion matrix, counts (rows true, columns predicted):\n\n|";
+    for (const auto& name : names) out += " | " + name;
+    out += " |\n|---|";
+    for (std::size_t c = 0; c < m.classes(); ++c) out += "---|";
+    out += "\n";
+    for (std::size_t r = 0; r < m.classes(); ++r) {
+        out += "| " + names[r];
+        for (std::size_t c = 0; c < m.classes(); ++c) out += " | " + std::to_string(m.count(int(r), int(c)));
+        out += " |\n";
+    }
+    return out;
+}
+
 }  // namespace fer

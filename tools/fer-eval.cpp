@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("fer-eval ") + FER_VERSION);
     std::vector<std::string> model_paths;
     std::vector<float> weights;
-    std::string data, split = "PrivateTest", json_path, plot_path, image_path;
+    std::string data, split = "PrivateTest", json_path, plot_path, markdown_path, image_path;
     fer::PredictOptions predict;
     bool strict = false;
     app.add_option("--model", model_paths,
@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
     data_option->excludes(image_option);
     app.add_option("--json", json_path, "write the report as JSON");
     app.add_option("--plot", plot_path, "write the confusion-matrix heat map (.svg)");
+    app.add_option("--markdown", markdown_path, "write the per-class table and confusion matrix as Markdown");
     app.add_flag("--tta", predict.tta, "test-time augmentation: average each image with its mirror");
     app.add_option("--threads", predict.threads, "threads (0 = all cores)")->capture_default_str();
     app.add_option("--batch", predict.batch, "inference batch size")->capture_default_str()->check(CLI::PositiveNumber);
@@ -87,6 +88,8 @@ int main(int argc, char** argv) {
         std::printf("%s", fer::format_report(evaluation.matrix, classes).c_str());
         if (!json_path.empty())
             fer::write_file_atomically(json_path, fer::evaluation_json(evaluation, classes, model_paths));
+        if (!markdown_path.empty())
+            fer::write_file_atomically(markdown_path, fer::format_markdown(evaluation.matrix, classes));
         if (!plot_path.empty()) {
             char title[128];
             std::snprintf(title, sizeof title, "confusion matrix (rows true), accuracy %.2f %%",

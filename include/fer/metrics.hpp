@@ -37,4 +37,8 @@ private:
 // percentages, aligned, with class names.
 std::string format_report(const ConfusionMatrix& matrix, std::span<const std::string> class_names);
 
+// The same for a Markdown document (docs/results.md is written from it): an accuracy line, the per-class
+// table and the counts matrix as GitHub tables.
+std::string format_markdown(const ConfusionMatrix& matrix, std::span<const std::string> class_names);
+
 }  // namespace fer
