@@ -12,6 +12,8 @@ packages=(
   libopencv-dev opencv-data libtag1-dev libcpp-httplib-dev nlohmann-json3-dev
   # the player's browser test (playwright-core drives Debian's chromium; no browser download)
   chromium
+  # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes, and clang's OpenMP
+  clang libclang-rt-dev libomp-dev
 )
 # Node.js runs the browser test; a machine that already has node (and npm) keeps its own.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)

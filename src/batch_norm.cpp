@@ -29,7 +29,6 @@ Shape BatchNorm::setup(const Shape& in) {
     if (in.c <= 0 || in.h <= 0 || in.w <= 0) throw std::invalid_argument("batchnorm: empty input shape " + in.str());
     channels_ = in.c;
     input_shape_ = output_shape_ = {0, in.c, in.h, in.w};
-    inv_std_.assign(std::size_t(channels_), 0.0f);
     return output_shape_;
 }
 
@@ -44,6 +43,9 @@ void BatchNorm::bind(float* params, float* grads, float* state) {
     beta_grad_ = grads + channels_;
     running_mean_ = state;
     running_var_ = state + channels_;
+    // Sized here rather than in setup: a model file's reader sets layers up to count their parameters
+    // before it has checked that the file holds them, and a damaged channel count must not allocate.
+    inv_std_.assign(std::size_t(channels_), 0.0f);
 }
 
 void BatchNorm::init(Rng& /*rng*/) {

@@ -29,6 +29,8 @@ void ByteWriter::raw(std::span<const std::uint8_t> data) {
 }
 void ByteWriter::floats(std::span<const float> values) {
     u64(values.size());
+    // An empty span (a network without state buffers) may hold a null pointer, which memcpy must never get.
+    if (values.empty()) return;
     std::size_t start = bytes_.size();
     bytes_.resize(start + 4 * values.size());
     if constexpr (std::endian::native == std::endian::little) {

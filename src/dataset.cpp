@@ -188,7 +188,12 @@ Dataset load_fer2013_csv(const std::string& path, const std::string& split, cons
     validate_options(options, path);
     std::ifstream file(path, std::ios::binary);
     if (!file) throw std::runtime_error(path + ": cannot open csv file");
+    return read_fer2013_csv(file, path, split, options);
+}
 
+Dataset read_fer2013_csv(std::istream& file, const std::string& path, const std::string& split,
+                         const LoadOptions& options) {
+    validate_options(options, path);
     std::string line;
     if (!std::getline(file, line))
         throw std::runtime_error(path + ": empty file, expected the header \"emotion,pixels,Usage\"");

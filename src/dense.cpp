@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "config_text.hpp"
@@ -121,6 +122,10 @@ void Dense::backward(const Tensor& in, const Tensor& /*out*/, const Tensor& dout
 
 Shape Flatten::setup(const Shape& in) {
     if (in.c <= 0 || in.h <= 0 || in.w <= 0) throw std::invalid_argument("flatten: empty input shape " + in.str());
+    // Shapes count in int: a larger product would wrap to a wrong feature count (a crafted model file
+    // loaded as a network with 4 features for 4 billion inputs).
+    if (in.sample_size() > std::size_t(std::numeric_limits<int>::max()))
+        throw std::invalid_argument("flatten: input " + in.str() + " has more than 2^31-1 values per sample");
     input_shape_ = {0, in.c, in.h, in.w};
     output_shape_ = {0, int(input_shape_.sample_size()), 1, 1};
     return output_shape_;

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <memory>
 
+#include "stb_guard.hpp"
+
 namespace fer {
 
 namespace {
@@ -83,7 +85,17 @@ AxisTaps axis_taps(int src_size, int dst_size) {
 GreyImage decode_image_memory(std::span<const std::uint8_t> bytes, const std::string& name_for_errors) {
     if (bytes.empty()) throw ImageError(name_for_errors, "empty file");
     if (bytes.size() > std::size_t(INT_MAX)) throw ImageError(name_for_errors, "file too large");
+    if (const std::string hazard = stb_image_hazard(bytes); !hazard.empty()) throw ImageError(name_for_errors, hazard);
     int width = 0, height = 0, channels_in_file = 0;
+    // A header of a few bytes can declare gigapixels, and stb allocates and decodes (zeros past the end
+    // of the data) whatever the header says: the size is checked before anything is decoded.
+    if (!stbi_info_from_memory(bytes.data(), int(bytes.size()), &width, &height, &channels_in_file)) {
+        const char* reason = stbi_failure_reason();
+        throw ImageError(name_for_errors, reason ? reason : "cannot decode image");
+    }
+    if (std::int64_t(width) * std::int64_t(height) > max_image_pixels)
+        throw ImageError(name_for_errors, "image too large: " + std::to_string(width) + "x" + std::to_string(height) +
+                                              " pixels (at most " + std::to_string(max_image_pixels) + ")");
     // Asking stb for 1 channel converts any colour type and bit depth to 8-bit grey.
     std::unique_ptr<stbi_uc, StbFree> decoded(
         stbi_load_from_memory(bytes.data(), int(bytes.size()), &width, &height, &channels_in_file, 1));
@@ -92,6 +104,10 @@ GreyImage decode_image_memory(std::span<const std::uint8_t> bytes, const std::st
         const char* reason = stbi_failure_reason();
         throw ImageError(name_for_errors, reason ? reason : "cannot decode image");
     }
+    // stb 2.27 accepts a PNM header whose size does not parse as a 0x0 image (found by fuzzing).
+    if (width <= 0 || height <= 0)
+        throw ImageError(name_for_errors,
+                         "image has no pixels (" + std::to_string(width) + "x" + std::to_string(height) + ")");
     GreyImage image;
     image.width = width;
     image.height = height;
@@ -103,8 +119,12 @@ GreyImage decode_image_file(const std::string& path) {
     return decode_image_memory(read_whole_file(path), path);
 }
 
-// src is (height, width) uint8; the horizontal pass writes a float (src.height, width) buffer so
-// that rounding happens once, after the vertical pass.
+// src is (height, width) uint8. Output rows are made one at a time from the source rows under them, in
+// float, and rounded once at the end. The pass that shrinks goes first, so the work stays near the source
+// size (when a 7-pixel-wide image grows to 48, a horizontal pass first would multiply it by 7), and no
+// buffer holds a whole pass (src.height * width floats is 800 MB for a 7x4000000 image; both found by
+// fuzzing). An axis that shrinks or keeps its size keeps the horizontal-first order of earlier versions,
+// and with it the same results to the bit.
 GreyImage resize_area(const GreyImage& src, int width, int height) {
     if (src.width <= 0 || src.height <= 0 || src.pixels.size() != std::size_t(src.width) * std::size_t(src.height))
         throw std::invalid_argument("resize_area: empty or inconsistent source image (" + std::to_string(src.width) +
@@ -116,44 +136,54 @@ GreyImage resize_area(const GreyImage& src, int width, int height) {
 
     const AxisTaps x_taps = axis_taps(src.width, width);
     const AxisTaps y_taps = axis_taps(src.height, height);
-
-    std::vector<float> rows(std::size_t(src.height) * std::size_t(width));
-    for (int y = 0; y < src.height; ++y) {
-        const std::uint8_t* src_row = src.pixels.data() + std::size_t(y) * std::size_t(src.width);
-        float* row = rows.data() + std::size_t(y) * std::size_t(width);
-        for (int x = 0; x < width; ++x) {
-            const auto& weights = x_taps.weights[std::size_t(x)];
-            const std::uint8_t* taps = src_row + x_taps.first[std::size_t(x)];
-            float sum = 0.0f;
-            for (std::size_t k = 0; k < weights.size(); ++k) sum += weights[k] * float(taps[k]);
-            row[x] = sum;
-        }
-    }
+    const auto source_row = [&](int y) { return src.pixels.data() + std::size_t(y) * std::size_t(src.width); };
+    // One output pixel of a horizontal pass over a row of src.width values (uint8 or float).
+    const auto horizontal = [&](const auto* row, int x) {
+        const auto& weights = x_taps.weights[std::size_t(x)];
+        const auto* taps = row + x_taps.first[std::size_t(x)];
+        float sum = 0.0f;
+        for (std::size_t k = 0; k < weights.size(); ++k) sum += weights[k] * float(taps[k]);
+        return sum;
+    };
 
     GreyImage out;
     out.width = width;
     out.height = height;
     out.pixels.resize(std::size_t(width) * std::size_t(height));
-    std::vector<float> accumulator(static_cast<std::size_t>(width));
+    const bool horizontal_first = src.width >= width;
+    std::vector<float> passed(std::size_t(horizontal_first ? width : src.width));  // one row after the first pass
+    std::vector<float> accumulator(passed.size());
     for (int y = 0; y < height; ++y) {
         std::fill(accumulator.begin(), accumulator.end(), 0.0f);
         const auto& weights = y_taps.weights[std::size_t(y)];
         for (std::size_t k = 0; k < weights.size(); ++k) {
-            const float* row = rows.data() + std::size_t(y_taps.first[std::size_t(y)] + int(k)) * std::size_t(width);
+            const std::uint8_t* row = source_row(y_taps.first[std::size_t(y)] + int(k));
             const float weight = weights[k];
-            for (int x = 0; x < width; ++x) accumulator[std::size_t(x)] += weight * row[x];
+            if (horizontal_first) {
+                for (int x = 0; x < width; ++x) passed[std::size_t(x)] = horizontal(row, x);
+                for (int x = 0; x < width; ++x) accumulator[std::size_t(x)] += weight * passed[std::size_t(x)];
+            } else {
+                for (int x = 0; x < src.width; ++x) accumulator[std::size_t(x)] += weight * float(row[x]);
+            }
         }
         std::uint8_t* out_row = out.pixels.data() + std::size_t(y) * std::size_t(width);
-        for (int x = 0; x < width; ++x)
-            out_row[x] = std::uint8_t(std::lround(std::clamp(accumulator[std::size_t(x)], 0.0f, 255.0f)));
+        for (int x = 0; x < width; ++x) {
+            const float value = horizontal_first ? accumulator[std::size_t(x)] : horizontal(accumulator.data(), x);
+            out_row[x] = std::uint8_t(std::lround(std::clamp(value, 0.0f, 255.0f)));
+        }
     }
     return out;
 }
 
-GreyImage load_face_image(const std::string& path, int width, int height) {
-    GreyImage image = decode_image_file(path);
+GreyImage load_face_image_memory(std::span<const std::uint8_t> bytes, const std::string& name_for_errors, int width,
+                                 int height) {
+    GreyImage image = decode_image_memory(bytes, name_for_errors);
     if (image.width == width && image.height == height) return image;
     return resize_area(image, width, height);
+}
+
+GreyImage load_face_image(const std::string& path, int width, int height) {
+    return load_face_image_memory(read_whole_file(path), path, width, height);
 }
 
 void write_png(const std::string& path, const GreyImage& image) {

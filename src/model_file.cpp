@@ -51,6 +51,24 @@ InputSpec read_input_spec(ByteReader& reader) {
     return spec;
 }
 
+// The Network allocates its parameters (twice, with the gradients) as soon as it is built, so the counts
+// the architecture needs are compared with the file's first, on a throwaway copy of the layers (setup runs
+// once per layer): one line such as "dense units=100000000" would otherwise make a 1 KB file allocate
+// 28 GB (found by fuzzing).
+void check_parameter_counts(Architecture sizing, std::size_t params, std::size_t state, const std::string& source) {
+    try {
+        sizing.layers.setup(sizing.input);
+    } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(source + ": network: " + e.what());
+    }
+    if (params != sizing.layers.param_size())
+        throw std::runtime_error(source + ": wrong architecture: file has " + std::to_string(params) +
+                                 " parameters, architecture needs " + std::to_string(sizing.layers.param_size()));
+    if (state != sizing.layers.state_size())
+        throw std::runtime_error(source + ": wrong architecture: file has " + std::to_string(state) +
+                                 " state values, architecture needs " + std::to_string(sizing.layers.state_size()));
+}
+
 }  // namespace
 
 std::vector<std::uint8_t> serialize_model(const Network& net, const ModelMetadata& meta) {
@@ -120,16 +138,19 @@ LoadedModel deserialize_model(std::span<const std::uint8_t> bytes, const std::st
         throw std::runtime_error(source + ": corrupt (checksum mismatch: stored " + hex32(stored_crc) + ", computed " +
                                  hex32(computed_crc) + ")");
 
-    Architecture arch;
-    try {
-        arch = parse_architecture(architecture_text, source + " (architecture)");
-    } catch (const std::invalid_argument& e) {
-        throw std::runtime_error(e.what());
-    }
+    const auto parse = [&] {
+        try {
+            return parse_architecture(architecture_text, source + " (architecture)");
+        } catch (const std::invalid_argument& e) {
+            throw std::runtime_error(e.what());
+        }
+    };
+    Architecture arch = parse();
     if (arch.input.c != input.channels || arch.input.h != input.height || arch.input.w != input.width)
         throw std::runtime_error(source + ": the architecture's input " + arch.input.str() +
                                  " does not match the input spec (" + std::to_string(input.channels) + "," +
                                  std::to_string(input.height) + "," + std::to_string(input.width) + ")");
+    check_parameter_counts(parse(), params.size(), state.size(), source);
     LoadedModel loaded{[&] {
                            try {
                                return Network(std::move(arch.layers), input, std::move(class_names));

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <stdexcept>
 
 #include "eigen_maps.hpp"
@@ -37,6 +39,10 @@ LayerConfig SqueezeExcite::config() const {
 Shape SqueezeExcite::setup(const Shape& in) {
     if (in.c <= 0 || in.h <= 0 || in.w <= 0)
         throw std::invalid_argument("squeeze_excite: empty input shape " + in.str());
+    // H*W is kept in an int; a model file may declare 65536x65536 (found by fuzzing).
+    if (std::int64_t(in.h) * in.w > std::numeric_limits<int>::max())
+        throw std::invalid_argument("squeeze_excite: input " + in.str() +
+                                    " has more than 2^31-1 positions per channel");
     channels_ = in.c;
     hidden_ = std::max(1, in.c / reduction_);
     spatial_ = in.h * in.w;

@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
     app.add_option("--look-ms", look_ms, "how long each fake look takes")
         ->capture_default_str()
         ->check(CLI::Range(0, 60000));
-    app.add_option("--script", script, "comma-separated emotions the fake engine decides in turn ('no_face' too)")
+    app.add_option("--script", script,
+                   "comma-separated emotions the fake engine decides in turn ('no_face' and 'source_lost' too)")
         ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
 

@@ -6,6 +6,7 @@
 (() => {
   const RETRY_BUSY_MS = 700;       // a detect was already running (409): ask again shortly
   const RETRY_NOTHING_MS = 4000;   // emotion mode but nothing to play: look again after a pause
+  const RETRY_SOURCE_MIN_MS = 1000; // the camera is away: look again when the server retries it
 
   const $ = (id) => document.getElementById(id);
   const audio = $('audio');
@@ -178,7 +179,16 @@
     );
   }
 
+  function sourceProblem(source) {
+    const retry = Math.max(1, Math.round(source.retry_seconds || 0));
+    return `The camera is unavailable: ${source.error}. Trying again in ${retry} s.`;
+  }
+
   function showDecision(decision) {
+    if (decision.event === 'source_unavailable') {
+      showSourceUnavailable(decision);
+      return;
+    }
     const noFace = decision.event === 'no_face';
     $('emotion-result').hidden = false;
     $('emotion-event').textContent = new Date(decision.time).toLocaleTimeString();
@@ -227,6 +237,23 @@
     }
   }
 
+  // The music goes on in the current mood (the decision's track) while there is nothing to look at.
+  function showSourceUnavailable(decision) {
+    $('emotion-result').hidden = false;
+    $('emotion-event').textContent = new Date(decision.time).toLocaleTimeString();
+    $('emotion-label').textContent = 'no camera';
+    $('emotion-panel').dataset.emotion = 'none';
+    $('emotion-confidence').textContent = '';
+    $('emotion-detail').textContent = sourceProblem(decision.source);
+    $('face').hidden = true;
+    $('probabilities').replaceChildren();
+    showWarnings(decision.warnings || []);
+    setPanelState(
+      'error',
+      decision.track ? `No camera; keeping the mood: ${decision.track.title}` : 'No camera; waiting for it.',
+    );
+  }
+
   async function detectAndPlay() {
     if (!player.emotionMode || player.detecting) return;
     clearTimeout(player.retryTimer);
@@ -247,8 +274,14 @@
     player.detecting = false;
     if (!player.emotionMode) return;  // switched off while looking: keep the music as it is
     showDecision(decision);
-    if (decision.track) playTrack(decision.track.id);
-    else player.retryTimer = setTimeout(detectAndPlay, RETRY_NOTHING_MS);
+    if (decision.track) {
+      playTrack(decision.track.id);
+    } else if (decision.event === 'source_unavailable') {
+      const retryMs = Math.max(RETRY_SOURCE_MIN_MS, 1000 * (decision.source.retry_seconds || 0));
+      player.retryTimer = setTimeout(detectAndPlay, retryMs);
+    } else {
+      player.retryTimer = setTimeout(detectAndPlay, RETRY_NOTHING_MS);
+    }
   }
 
   function setEmotionMode(on, { save = true } = {}) {
@@ -302,6 +335,7 @@
       const state = await api('/api/state');
       if (state.last_decision) showDecision(state.last_decision);
       setEmotionMode(Boolean(state.emotion_mode), { save: false });
+      if (state.source && !state.source.available) showWarnings([sourceProblem(state.source)]);
     } catch (error) {
       setPanelState('error', `The server did not answer: ${error.message}`);
     }

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,10 @@ Dataset load_image_folder(const std::string& root, const LoadOptions& options, L
 // column and no rows for the split are errors too. Images are 48x48 in the csv; they are resized when
 // options ask for another size. sources are "PATH:LINE" (line 1 is the header).
 Dataset load_fer2013_csv(const std::string& path, const std::string& split, const LoadOptions& options);
+// The same from an open stream; source stands for the path in messages and sources. load_fer2013_csv
+// opens the file and calls this.
+Dataset read_fer2013_csv(std::istream& in, const std::string& source, const std::string& split,
+                         const LoadOptions& options);
 
 // Either of the above. A path ending in .csv is a csv and split is required. Otherwise a folder: when
 // split is not empty and path/split (or path/<folder name of a csv split: Training -> train,

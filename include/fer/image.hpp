@@ -33,8 +33,14 @@ private:
     std::string path_, reason_;
 };
 
+// The most pixels a decoded image may have (16 Mpx, e.g. 4096x4096; faces need far fewer): stb_image
+// allocates and decodes whatever size a header declares, so without a limit a 100-byte file costs
+// gigabytes and seconds.
+inline constexpr std::int64_t max_image_pixels = std::int64_t(1) << 24;
+
 // png/jpg/jpeg/bmp/... (anything stb_image reads), any channel count, 8 or 16 bits -> 8-bit grey
-// (stb's luma weights; alpha is dropped). Throws ImageError naming the path.
+// (stb's luma weights; alpha is dropped). Throws ImageError naming the path, also for an image of more
+// than max_image_pixels.
 GreyImage decode_image_file(const std::string& path);
 GreyImage decode_image_memory(std::span<const std::uint8_t> bytes, const std::string& name_for_errors);
 
@@ -47,6 +53,10 @@ GreyImage resize_area(const GreyImage& src, int width, int height);
 
 // Decode + resize to the model input: what training, evaluation and the player all call.
 GreyImage load_face_image(const std::string& path, int width = 48, int height = 48);
+// The same from bytes already in memory (name_for_errors names them in messages); load_face_image reads
+// the file and calls this.
+GreyImage load_face_image_memory(std::span<const std::uint8_t> bytes, const std::string& name_for_errors,
+                                 int width = 48, int height = 48);
 
 // Writes an 8-bit grey PNG; throws std::runtime_error naming the path.
 void write_png(const std::string& path, const GreyImage& image);

@@ -41,6 +41,11 @@ public:
     }
 
     bool next(cv::Mat& frame) override {
+        // Closed after an outage: one attempt per call, so that the caller paces the retries.
+        if (!capture_.isOpened() && !open())
+            throw SourceUnavailable(kind() + name_ +
+                                    (is_camera_ ? ": cannot be opened (unplugged, or busy?)"
+                                                : ": cannot be opened (deleted, or not a video any more?)"));
         int failures = 0;
         for (;;) {
             if (capture_.read(frame) && !frame.empty()) {
@@ -53,11 +58,13 @@ public:
                 if (!options_.loop) return false;
                 if (open()) continue;
             }
-            if (failures++ >= options_.reopen_attempts)
-                throw std::runtime_error((is_camera_ ? "camera " : "video ") + name_ + ": no frames after " +
-                                         std::to_string(options_.reopen_attempts) + " reopen attempts");
-            report(options_, (is_camera_ ? "camera " : "video ") + name_ + ": no frame; reopening (attempt " +
-                                 std::to_string(failures) + " of " + std::to_string(options_.reopen_attempts) + ")");
+            if (failures++ >= options_.reopen_attempts) {
+                capture_.release();
+                throw SourceUnavailable(kind() + name_ + ": no frames after " +
+                                        std::to_string(options_.reopen_attempts) + " reopen attempts");
+            }
+            report(options_, kind() + name_ + ": no frame; reopening (attempt " + std::to_string(failures) + " of " +
+                                 std::to_string(options_.reopen_attempts) + ")");
             std::this_thread::sleep_for(options_.reopen_delay);
             open();
         }
@@ -67,6 +74,8 @@ public:
     std::uint64_t frames_delivered() const override { return delivered_; }
 
 private:
+    std::string kind() const { return is_camera_ ? "camera " : "video "; }
+
     bool open() {
         capture_.release();
         since_open_ = 0;
@@ -102,36 +111,56 @@ public:
         : name_(std::move(folder)), options_(std::move(options)) {
         std::error_code ec;
         if (!fs::is_directory(name_, ec)) throw std::runtime_error("image folder " + name_ + ": no such folder");
-        for (const auto& entry : fs::directory_iterator(name_))
-            if (entry.is_regular_file() && is_image_file(entry.path())) files_.push_back(entry.path().string());
+        files_ = list_images();
         if (files_.empty()) throw std::runtime_error("image folder " + name_ + ": no png/jpg/jpeg/bmp files");
-        std::sort(files_.begin(), files_.end());
     }
 
     bool next(cv::Mat& frame) override {
-        // Bounded so that a looping folder of nothing but unreadable files ends in an error, not a hang.
-        for (std::size_t tries = 0; tries < files_.size(); ++tries) {
+        // Bounded so that a looping folder of nothing but unreadable files is reported, not a hang.
+        std::size_t failed = 0;
+        for (;;) {
             if (position_ == files_.size()) {
                 if (!options_.loop) return false;
+                files_ = list_images();
                 position_ = 0;
+                if (files_.empty())
+                    throw SourceUnavailable("image folder " + name_ + ": no png/jpg/jpeg/bmp files any more");
             }
+            if (failed >= files_.size())
+                throw SourceUnavailable("image folder " + name_ + ": none of its images can be read or decoded");
             const std::string& path = files_[position_++];
             // ANYCOLOR keeps grey files grey (no copy into three channels) and drops alpha; depth becomes 8-bit.
-            frame = cv::imread(path, cv::IMREAD_ANYCOLOR);
+            // A file deleted since the listing is not handed to imread, which would log its own warning.
+            std::error_code ec;
+            frame = fs::is_regular_file(path, ec) ? cv::imread(path, cv::IMREAD_ANYCOLOR) : cv::Mat();
             if (!frame.empty()) {
                 ++delivered_;
                 return true;
             }
-            report(options_, path + ": cannot be decoded; skipped");
+            ++failed;
+            report(options_, path + ": cannot be read or decoded; skipped");
         }
-        if (position_ == files_.size() && !options_.loop) return false;
-        throw std::runtime_error("image folder " + name_ + ": none of its images can be decoded");
     }
 
     const std::string& name() const override { return name_; }
     std::uint64_t frames_delivered() const override { return delivered_; }
 
 private:
+    // Sorted; error codes rather than exceptions, since the folder may change while it is listed.
+    std::vector<std::string> list_images() const {
+        std::error_code ec;
+        if (!fs::is_directory(name_, ec))
+            throw SourceUnavailable("image folder " + name_ + ": no such folder any more");
+        std::vector<std::string> files;
+        for (fs::directory_iterator it(name_, ec), end; !ec && it != end; it.increment(ec)) {
+            std::error_code type_error;
+            if (it->is_regular_file(type_error) && is_image_file(it->path())) files.push_back(it->path().string());
+        }
+        if (ec) throw SourceUnavailable("image folder " + name_ + ": cannot be listed: " + ec.message());
+        std::sort(files.begin(), files.end());
+        return files;
+    }
+
     std::string name_;
     SourceOptions options_;
     std::vector<std::string> files_;

@@ -44,6 +44,11 @@ std::string decision_json_line(const Decision& decision) {
         line["track"] = nullptr;
     }
     if (!decision.warnings.empty()) line["warnings"] = decision.warnings;
+    if (!decision.source.available)
+        line["source"] = {{"error", decision.source.error},
+                          {"since", decision.source.since},
+                          {"failed_attempts", decision.source.failed_attempts},
+                          {"retry_seconds", rounded(decision.source.retry_seconds)}};
     // Replace rather than throw on a tag that is not valid UTF-8: one odd file must not stop the player.
     return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
@@ -71,6 +76,7 @@ std::string expand_play_command(const std::string& command, const std::string& p
 }
 
 int run_headless(Engine& engine, const HeadlessOptions& options, std::ostream& out, std::ostream& err) {
+    using clock = std::chrono::steady_clock;
     for (int lines = 0;;) {
         Decision decision;
         try {
@@ -79,11 +85,13 @@ int run_headless(Engine& engine, const HeadlessOptions& options, std::ostream& o
             err << "fer-play: " << end.what() << "\n";
             return 0;
         }
+        const auto looked_at = clock::now();
         out << decision_json_line(decision) << std::endl;
         for (const auto& warning : decision.warnings) err << "fer-play: warning: " << warning << "\n";
-        ++lines;
-        if (options.once || (options.max_lines > 0 && lines >= options.max_lines)) return 0;
-
+        // --once and --lines count looks at a face; while the source is away the run waits for it.
+        const bool source_away = !decision.source.available;
+        if (!source_away) ++lines;
+        if (!source_away && (options.once || (options.max_lines > 0 && lines >= options.max_lines))) return 0;
         if (decision.track && !options.play_command.empty()) {
             const std::string command = expand_play_command(options.play_command, decision.track->path);
             const int status = std::system(command.c_str());
@@ -93,11 +101,16 @@ int run_headless(Engine& engine, const HeadlessOptions& options, std::ostream& o
                 err << "fer-play: warning: the play command failed (status "
                     << (WIFEXITED(status) ? WEXITSTATUS(status) : status) << ") for " << decision.track->path << "\n";
             }
-            continue;
+        } else {
+            double wait = options.interval_seconds;
+            if (wait < 0) wait = decision.track && options.track_seconds ? options.track_seconds(*decision.track) : 0;
+            if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(wait));
         }
-        double wait = options.interval_seconds;
-        if (wait < 0) wait = decision.track && options.track_seconds ? options.track_seconds(*decision.track) : 0;
-        if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+        // Looking again before the engine's retry pause is over would only print the same line again.
+        if (source_away)
+            std::this_thread::sleep_until(looked_at +
+                                          std::chrono::duration_cast<clock::duration>(
+                                              std::chrono::duration<double>(decision.source.retry_seconds)));
     }
 }
 

@@ -19,6 +19,11 @@ std::string tag_text(const TagLib::String& value) {
     return std::string(trim(value.to8Bit(true)));
 }
 
+// Both paths canonical: every component of folder begins path.
+bool is_inside(const fs::path& path, const fs::path& folder) {
+    return std::mismatch(folder.begin(), folder.end(), path.begin(), path.end()).first == folder.end();
+}
+
 }  // namespace
 
 bool is_audio_file(const fs::path& path) {
@@ -31,7 +36,10 @@ MusicLibrary MusicLibrary::scan(const std::string& root) {
     std::error_code ec;
     if (!fs::exists(root, ec)) throw std::runtime_error("music folder " + root + ": no such folder");
     if (!fs::is_directory(root, ec)) throw std::runtime_error("music folder " + root + ": not a folder");
+    const fs::path real_root = fs::canonical(root, ec);
+    if (ec) throw std::runtime_error("music folder " + root + ": " + ec.message());
     std::vector<fs::path> files;
+    // Folder links are not followed (the iterator's default), so only a file itself can be a link.
     for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
         if (it->is_regular_file(ec) && is_audio_file(it->path())) files.push_back(it->path());
@@ -41,6 +49,15 @@ MusicLibrary MusicLibrary::scan(const std::string& root) {
     MusicLibrary library;
     library.root_ = root;
     for (const fs::path& path : files) {
+        // The web server sends these files to whoever asks; a link must not make it send one from
+        // elsewhere on the machine.
+        std::error_code link_error;
+        const fs::path target = fs::canonical(path, link_error);
+        if (link_error || !is_inside(target, real_root)) {
+            library.warnings_.push_back(path.string() + ": links outside the music folder" +
+                                        (link_error ? "" : " (to " + target.string() + ")") + "; skipped");
+            continue;
+        }
         TagLib::FileRef file(path.c_str(), true, TagLib::AudioProperties::Fast);
         // TagLib's MP3 reader accepts any bytes (it searches for a frame sync); no sample rate means
         // it found no audio.

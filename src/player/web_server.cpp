@@ -14,6 +14,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <regex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "fer/player/http_range.hpp"
 #include "fer/player/web_assets.hpp"
 #include "fer/text.hpp"
+#include "limited_http_server.hpp"
 
 namespace fer::player {
 
@@ -32,7 +34,23 @@ namespace fs = std::filesystem;
 
 // The API's bodies are a few bytes of JSON; anything bigger is a mistake or an attack (413).
 constexpr std::size_t max_request_body_bytes = 64 * 1024;
+// A browser's request line and headers take a few KiB (httplib also refuses any one line over 8 KiB).
+constexpr std::size_t max_request_head_bytes = 64 * 1024;
 constexpr std::size_t audio_chunk_bytes = 64 * 1024;
+
+HttpConnectionLimits connection_limits() {
+    HttpConnectionLimits limits;
+    // Chunk-size lines of a chunked body are the only framing beyond head and body.
+    limits.max_request_bytes = max_request_head_bytes + max_request_body_bytes + 1024;
+    limits.request_deadline = std::chrono::seconds(10);
+    limits.read_idle_timeout = std::chrono::seconds(5);
+    // A paused <audio> stops reading; after this the connection closes and the browser asks for a
+    // range when it wants more, which is what ranges are for.
+    limits.write_timeout = std::chrono::seconds(30);
+    limits.keep_alive_timeout = std::chrono::seconds(5);
+    limits.keep_alive_max_requests = 5;
+    return limits;
+}
 
 std::string audio_content_type(const std::string& path) {
     const std::string extension = to_lower(fs::path(path).extension().string());
@@ -56,11 +74,18 @@ std::string static_content_type(const std::string& name) {
     return "application/octet-stream";
 }
 
+// Messages quote paths and fields from the request, which may be any bytes. nlohmann's default dump()
+// throws on invalid UTF-8, and a throw from httplib's error handler ends the whole process (found by
+// fuzzing, docs/reliability.md), so invalid bytes become U+FFFD instead.
+std::string json_text(const Json& body) {
+    return body.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 void send_json(httplib::Response& res, const Json& body, int status = 200) {
     res.status = status;
     // The state changes with every detect; a cached answer would show an old emotion.
     res.set_header("Cache-Control", "no-store");
-    res.set_content(body.dump(), "application/json");
+    res.set_content(json_text(body), "application/json");
 }
 
 void send_error(httplib::Response& res, int status, const std::string& message) {
@@ -76,6 +101,15 @@ Json track_json(const Track& track) {
     return Json{{"id", track.id}, {"title", track.title}, {"artist", track.artist}, {"genre", track.genre}};
 }
 
+Json source_json(const SourceStatus& status) {
+    if (status.available) return Json{{"available", true}};
+    return Json{{"available", false},
+                {"error", status.error},
+                {"since", status.since},
+                {"failed_attempts", status.failed_attempts},
+                {"retry_seconds", std::round(status.retry_seconds * 10) / 10}};
+}
+
 Json decision_json(const Decision& decision, std::uint64_t sequence) {
     Json probabilities = Json::object();
     for (std::size_t c = 0; c < decision.classes.size() && c < decision.probabilities.size(); ++c)
@@ -88,7 +122,8 @@ Json decision_json(const Decision& decision, std::uint64_t sequence) {
               {"probabilities", probabilities},
               {"faces", decision.faces},
               {"track", decision.track ? track_json(*decision.track) : Json(nullptr)},
-              {"warnings", decision.warnings}};
+              {"warnings", decision.warnings},
+              {"source", decision.source.available ? Json(nullptr) : source_json(decision.source)}};
     // The sequence number makes each decision's crop a new URL, so the browser never shows a cached face.
     body["face"] = decision.face_png.empty() ? Json(nullptr) : Json("/api/face.png?t=" + std::to_string(sequence));
     return body;
@@ -120,7 +155,9 @@ std::string read_small_file(const fs::path& path) {
 struct WebServer::Impl {
     Engine& engine;
     WebOptions options;
-    httplib::Server server;
+    LimitedHttpServer server{connection_limits()};
+    // Every route's method and pattern, so that a known path asked with another method gets 405.
+    std::vector<std::pair<std::string, std::regex>> routes;
     std::thread listener;
     std::atomic<bool> listener_finished{false};
     int bound_port = 0;
@@ -151,10 +188,6 @@ struct WebServer::Impl {
         // httplib owns and deletes the queue it gets from this factory (its API takes a raw pointer).
         server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
         server.set_payload_max_length(max_request_body_bytes);
-        server.set_read_timeout(5, 0);
-        // A paused <audio> stops reading; after this the connection closes and the browser asks for a
-        // range when it wants more, which is what ranges are for.
-        server.set_write_timeout(30, 0);
         // httplib's default sets SO_REUSEPORT, which would let a second server bind the same port and
         // share its connections silently; plain SO_REUSEADDR only allows rebinding after a restart.
         server.set_socket_options([](socket_t sock) {
@@ -162,9 +195,20 @@ struct WebServer::Impl {
             ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
         });
         server.set_error_handler(
-            httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+            httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
+                // httplib's own answers to a malformed or oversized request: what the client sends next on
+                // this connection cannot be trusted to be a request, so LimitedHttpServer ends it.
+                if (res.body.empty() && (res.status == 400 || res.status == 413 || res.status == 414))
+                    res.set_header("Connection", "close");
                 // httplib would cut an error body by the request's Range; leave those (rare) errors bodiless.
                 if (!res.body.empty() || !req.ranges.empty()) return httplib::Server::HandlerResponse::Unhandled;
+                if (res.status == 404) {
+                    const std::string allowed = allowed_methods(req.path);
+                    if (!allowed.empty()) {
+                        res.status = 405;
+                        res.set_header("Allow", allowed);
+                    }
+                }
                 std::string message;
                 switch (res.status) {
                     case 400:
@@ -172,6 +216,10 @@ struct WebServer::Impl {
                         break;
                     case 404:
                         message = "not found: " + req.path;
+                        break;
+                    case 405:
+                        message = req.method + " is not allowed on " + req.path +
+                                  " (allowed: " + res.get_header_value("Allow") + ")";
                         break;
                     case 413:
                         message = "request body too large (limit " + std::to_string(max_request_body_bytes) + " bytes)";
@@ -187,7 +235,7 @@ struct WebServer::Impl {
                         break;
                 }
                 if (req.path.rfind("/api/", 0) == 0) {
-                    res.set_content(Json{{"error", message}}.dump(), "application/json");
+                    res.set_content(json_text(Json{{"error", message}}), "application/json");
                 } else {
                     res.set_content(message + "\n", "text/plain; charset=utf-8");
                 }
@@ -216,42 +264,56 @@ struct WebServer::Impl {
         };
     }
 
+    // Registers the handler with httplib (GET also answers HEAD) and remembers the route for 405s.
+    void route(const std::string& method, const std::string& pattern, httplib::Server::Handler handler) {
+        if (method == "GET") {
+            server.Get(pattern, owning_ranges(std::move(handler)));
+        } else {
+            server.Post(pattern, owning_ranges(std::move(handler)));
+        }
+        routes.emplace_back(method, std::regex(pattern));
+    }
+
+    // "GET, HEAD" or "POST" (or both) when some route has this path; empty when none has.
+    std::string allowed_methods(const std::string& path) const {
+        bool get = false, post = false;
+        for (const auto& [method, pattern] : routes) {
+            if (!std::regex_match(path, pattern)) continue;
+            (method == "GET" ? get : post) = true;
+        }
+        std::string allowed = get ? "GET, HEAD" : "";
+        if (post) allowed += allowed.empty() ? "POST" : ", POST";
+        return allowed;
+    }
+
     void install_routes() {
-        server.Get("/", owning_ranges([this](const httplib::Request&, httplib::Response& res) {
-                       serve_static("index.html", res);
-                   }));
+        route("GET", "/", [this](const httplib::Request&, httplib::Response& res) { serve_static("index.html", res); });
         // Flat names only: no slash or dot-dot can reach outside the web folder.
-        server.Get(R"(/([A-Za-z0-9_-]+\.(?:html|js|css|svg|png|ico)))",
-                   owning_ranges([this](const httplib::Request& req, httplib::Response& res) {
-                       serve_static(req.matches[1].str(), res);
-                   }));
-        server.Get("/api/library", owning_ranges([this](const httplib::Request&, httplib::Response& res) {
-                       Json tracks = Json::array();
-                       for (const Track& track : engine.tracks()) tracks.push_back(track_json(track));
-                       send_json(res, Json{{"tracks", tracks}});
-                   }));
-        server.Post("/api/detect",
-                    owning_ranges([this](const httplib::Request&, httplib::Response& res) { detect(res); }));
-        server.Get("/api/face.png", owning_ranges([this](const httplib::Request&, httplib::Response& res) {
-                       std::string png;
-                       {
-                           std::lock_guard lock(state_mutex);
-                           if (last_decision)
-                               png.assign(last_decision->face_png.begin(), last_decision->face_png.end());
-                       }
-                       if (png.empty()) return send_error(res, 404, "no face crop yet: POST /api/detect first");
-                       res.set_header("Cache-Control", "no-store");
-                       res.set_content(png, "image/png");
-                   }));
-        server.Get("/api/state", owning_ranges([this](const httplib::Request&, httplib::Response& res) {
-                       send_json(res, state_json());
-                   }));
-        server.Post("/api/state", owning_ranges([this](const httplib::Request& req, httplib::Response& res) {
-                        update_state(req.body, res);
-                    }));
-        server.Get(R"(/api/audio/([^/]+))", owning_ranges([this](const httplib::Request& req, httplib::Response& res) {
-                       serve_audio(req.matches[1].str(), req.get_header_value("Range"), res);
-                   }));
+        route("GET", R"(/([A-Za-z0-9_-]+\.(?:html|js|css|svg|png|ico)))",
+              [this](const httplib::Request& req, httplib::Response& res) { serve_static(req.matches[1].str(), res); });
+        route("GET", "/api/library", [this](const httplib::Request&, httplib::Response& res) {
+            Json tracks = Json::array();
+            for (const Track& track : engine.tracks()) tracks.push_back(track_json(track));
+            send_json(res, Json{{"tracks", tracks}});
+        });
+        route("POST", "/api/detect", [this](const httplib::Request&, httplib::Response& res) { detect(res); });
+        route("GET", "/api/face.png", [this](const httplib::Request&, httplib::Response& res) {
+            std::string png;
+            {
+                std::lock_guard lock(state_mutex);
+                if (last_decision) png.assign(last_decision->face_png.begin(), last_decision->face_png.end());
+            }
+            if (png.empty()) return send_error(res, 404, "no face crop yet: POST /api/detect first");
+            res.set_header("Cache-Control", "no-store");
+            res.set_content(png, "image/png");
+        });
+        route("GET", "/api/state",
+              [this](const httplib::Request&, httplib::Response& res) { send_json(res, state_json()); });
+        route("POST", "/api/state",
+              [this](const httplib::Request& req, httplib::Response& res) { update_state(req.body, res); });
+        route("GET", R"(/api/audio/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+            serve_audio(req.matches[1].str(), req.get_header_value("Range"), res);
+        });
     }
 
     void serve_static(const std::string& name, httplib::Response& res) {
@@ -272,11 +334,14 @@ struct WebServer::Impl {
     }
 
     Json state_json() {
+        // Asked before the lock: the engine's status has its own, and a look never holds it.
+        const SourceStatus source = engine.source_status();
         std::lock_guard lock(state_mutex);
         return Json{{"emotion_mode", emotion_mode},
                     {"looking", looking.load()},
                     {"last_decision", last_decision ? decision_json(*last_decision, decision_count) : Json(nullptr)},
-                    {"now_playing", now_playing ? Json(*now_playing) : Json(nullptr)}};
+                    {"now_playing", now_playing ? Json(*now_playing) : Json(nullptr)},
+                    {"source", source_json(source)}};
     }
 
     void detect(httplib::Response& res) {
@@ -412,6 +477,7 @@ void WebServer::start() {
                                  " is in use (or not an address of this machine); choose another with --port");
     }
     impl_->bound_port = port;
+    impl_->server.apply_listen_backlog();
     impl_->listener = std::thread([this] {
         impl_->server.listen_after_bind();
         impl_->listener_finished = true;

@@ -162,9 +162,10 @@ inline std::vector<Track> write_fake_library(const std::string& folder, double s
     return tracks;
 }
 
-// Decisions follow `script` in a loop: an emotion name, or "no_face". The track is the first one whose
-// genre is the emotion, else track (look number mod library size) with a warning; no_face keeps the
-// previous decision's track (none before the first), like the real engine.
+// Decisions follow `script` in a loop: an emotion name, "no_face", or "source_lost" (the camera failed:
+// source_unavailable until the next look that is not source_lost). The track is the first one whose
+// genre is the emotion, else track (look number mod library size) with a warning; no_face and
+// source_lost keep the previous decision's track (none before the first), like the real engine.
 class FakeEngine : public Engine {
 public:
     FakeEngine(std::vector<Track> tracks, std::vector<std::string> script,
@@ -184,6 +185,19 @@ public:
         decision.time = utc_now_iso8601();
         decision.classes = fake_classes();
         decision.probabilities.assign(decision.classes.size(), 0.0f);
+        std::unique_lock source_lock(source_mutex_);
+        if (emotion == "source_lost") {
+            if (source_.available)
+                source_ = SourceStatus{false, "camera 0: no frames after 3 reopen attempts", decision.time, 0, 0};
+            ++source_.failed_attempts;
+            source_.retry_seconds = 1.0;
+            decision.event = "source_unavailable";
+            decision.source = source_;
+            decision.track = last_track_;
+            return decision;
+        }
+        source_ = SourceStatus{};
+        source_lock.unlock();
         if (emotion == "no_face") {
             decision.event = "no_face";
             decision.warnings.push_back("no face seen before the timeout");
@@ -220,6 +234,12 @@ public:
         return looks_;
     }
 
+    // Its own mutex, as in the real engine: the page's state must not wait for a look.
+    SourceStatus source_status() const override {
+        std::lock_guard lock(source_mutex_);
+        return source_;
+    }
+
 private:
     std::vector<Track> tracks_;
     std::vector<std::string> script_;
@@ -227,6 +247,8 @@ private:
     mutable std::mutex look_mutex_;
     std::size_t looks_ = 0;
     std::optional<Track> last_track_;
+    mutable std::mutex source_mutex_;
+    SourceStatus source_;
 };
 
 }  // namespace fer::player::testing

@@ -83,3 +83,29 @@ TEST_CASE("a missing, empty or unplayable music folder is an error naming it") {
     CHECK(error_message([&] { MusicLibrary::scan(dir.file("broken.ogg")); }) ==
           "music folder " + dir.file("broken.ogg") + ": not a folder");
 }
+
+TEST_CASE("links to files outside the music folder are skipped, so the web server cannot be made to send them") {
+    fer::TempDir dir;
+    const fs::path root = dir.path / "music", outside = dir.path / "elsewhere";
+    fs::create_directories(root / "pop");
+    fs::create_directories(outside / "more");
+    write_test_wav((root / "pop" / "inside.wav").string());
+    write_test_wav((outside / "secret.wav").string());
+    write_test_wav((outside / "more" / "deep.wav").string());
+    fs::create_symlink(outside / "secret.wav", root / "pop" / "escape.wav");
+    fs::create_symlink(root / "pop" / "inside.wav", root / "alias.wav");  // a link within the folder is fine
+    fs::create_directory_symlink(outside / "more", root / "linked-folder");
+    fs::create_symlink(dir.path / "missing.wav", root / "dangling.wav");
+
+    const MusicLibrary library = MusicLibrary::scan(root.string());
+    REQUIRE(library.tracks().size() == 2);
+    CHECK(library.tracks()[0].path == (root / "alias.wav").string());
+    CHECK(library.tracks()[1].path == (root / "pop" / "inside.wav").string());
+    REQUIRE(library.warnings().size() == 1);
+    CHECK(library.warnings()[0] == (root / "pop" / "escape.wav").string() + ": links outside the music folder (to " +
+                                       fs::canonical(outside / "secret.wav").string() + "); skipped");
+
+    // The folder itself may be a link: what counts is where it leads.
+    fs::create_directory_symlink(root, dir.path / "music-link");
+    CHECK(MusicLibrary::scan((dir.path / "music-link").string()).tracks().size() == 2);
+}

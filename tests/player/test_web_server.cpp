@@ -12,6 +12,7 @@
 #include "fake_engine.hpp"
 #include "fer/player/http_range.hpp"
 #include "fer/player/web_server.hpp"
+#include "raw_http.hpp"
 #include "../temp_dir.hpp"
 
 namespace {
@@ -20,6 +21,7 @@ using fer::player::RangeSelection;
 using fer::player::WebOptions;
 using fer::player::WebServer;
 using fer::player::testing::FakeEngine;
+using fer::player::testing::RawConnection;
 using nlohmann::json;
 
 std::string read_file(const std::string& path) {
@@ -180,6 +182,35 @@ TEST_CASE("web server: detect returns the decision, and state and face.png follo
     }
 }
 
+TEST_CASE("web server: a lost camera is a source_unavailable decision, and the state says so until it is back") {
+    Fixture f({"happy", "source_lost", "source_lost", "sad"});
+    CHECK(f.get_json("/api/state")["source"] == json{{"available", true}});
+    CHECK(json::parse(f.post("/api/detect", "")->body)["emotion"] == "happy");
+
+    auto res = f.post("/api/detect", "");
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    const json lost = json::parse(res->body);
+    CHECK(lost["event"] == "source_unavailable");
+    CHECK(lost["emotion"].is_null());
+    CHECK(lost["face"].is_null());
+    CHECK(lost["source"]["available"] == false);
+    CHECK(lost["source"]["error"] == "camera 0: no frames after 3 reopen attempts");
+    CHECK(lost["source"]["failed_attempts"] == 1);
+    CHECK(lost["source"]["retry_seconds"] == 1.0);
+    CHECK(lost["track"]["id"] == 0);  // the music goes on in the mood
+    json state = f.get_json("/api/state");
+    CHECK(state["source"]["available"] == false);
+    CHECK(state["source"]["since"] == lost["source"]["since"]);
+    CHECK(state["last_decision"]["event"] == "source_unavailable");
+
+    CHECK(json::parse(f.post("/api/detect", "")->body)["source"]["failed_attempts"] == 2);
+    const json back = json::parse(f.post("/api/detect", "")->body);
+    CHECK(back["event"] == "decision");
+    CHECK(back["source"].is_null());
+    CHECK(f.get_json("/api/state")["source"] == json{{"available", true}});
+}
+
 TEST_CASE("web server: a second detect while one is looking gets 409") {
     Fixture f({"sad"}, std::chrono::milliseconds(400));
     auto first = std::async(std::launch::async, [&] {
@@ -322,7 +353,31 @@ TEST_CASE("web server: 404 for unknown ids and anything outside the library and 
     CHECK(json::parse(res->body)["error"] == "no track with id 'abc'");
     res = f.client.Get("/api/nothing");
     CHECK(res->get_header_value("Content-Type") == "application/json");
-    CHECK(f.client.Post("/api/library", "", "application/json")->status == 404);
+}
+
+TEST_CASE("web server: a known path asked with the wrong method gets 405 and the allowed methods") {
+    Fixture f;
+    struct Case {
+        const char* method;
+        const char* path;
+        const char* allowed;
+    };
+    for (const Case& c : {Case{"POST", "/api/library", "GET, HEAD"}, Case{"GET", "/api/detect", "POST"},
+                          Case{"DELETE", "/api/state", "GET, HEAD, POST"}, Case{"PUT", "/api/audio/0", "GET, HEAD"},
+                          Case{"PATCH", "/", "GET, HEAD"}, Case{"OPTIONS", "/app.js", "GET, HEAD"}}) {
+        CAPTURE(std::string(c.method) + " " + c.path);
+        RawConnection connection(f.server.port());
+        connection.send_all(std::string(c.method) + " " + c.path +
+                            " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        const auto reply = connection.read_until_closed(std::chrono::seconds(5));
+        CHECK(reply.status() == 405);
+        CHECK(reply.bytes.find(std::string("\r\nAllow: ") + c.allowed + "\r\n") != std::string::npos);
+    }
+    const auto res = f.client.Post("/api/library", "", "application/json");
+    REQUIRE(res);
+    CHECK(json::parse(res->body)["error"] == "POST is not allowed on /api/library (allowed: GET, HEAD)");
+    // An unknown path stays 404 whatever the method.
+    CHECK(f.client.Post("/api/nothing", "", "application/json")->status == 404);
 }
 
 TEST_CASE("web server: a missing track file is a 404, not a crash") {
