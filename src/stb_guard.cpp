@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <limits>
 #include <optional>
 
 namespace fer {
@@ -179,11 +180,41 @@ std::string png_hazard(std::span<const std::uint8_t> bytes) {
     return "";
 }
 
+bool is_pnm_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+// stbi__pnm_info reads three numbers (width, height, maximum value) after "P5" or "P6", skipping white
+// space and '#' comments, into an int without an overflow check.
+std::string pnm_hazard(std::span<const std::uint8_t> bytes) {
+    if (bytes.size() < 2 || bytes[0] != 'P' || (bytes[1] != '5' && bytes[1] != '6')) return "";
+    StbReader reader(bytes);
+    reader.skip(2);
+    char c = char(reader.byte());
+    for (int number = 0; number < 3; ++number) {
+        for (;;) {
+            while (!reader.at_end() && is_pnm_space(c)) c = char(reader.byte());
+            if (reader.at_end() || c != '#') break;
+            while (!reader.at_end() && c != '\n' && c != '\r') c = char(reader.byte());
+        }
+        std::int64_t value = 0;
+        while (!reader.at_end() && c >= '0' && c <= '9') {
+            value = value * 10 + (c - '0');
+            if (value > std::numeric_limits<int>::max())
+                return "corrupt PNM: a number in the header is larger than " +
+                       std::to_string(std::numeric_limits<int>::max());
+            c = char(reader.byte());
+        }
+    }
+    return "";
+}
+
 }  // namespace
 
 std::string stb_image_hazard(std::span<const std::uint8_t> bytes) {
-    if (std::string hazard = jpeg_hazard(bytes); !hazard.empty()) return hazard;
-    return png_hazard(bytes);
+    for (const auto hazard : {jpeg_hazard, png_hazard, pnm_hazard})
+        if (std::string reason = hazard(bytes); !reason.empty()) return reason;
+    return "";
 }
 
 }  // namespace fer

@@ -47,6 +47,13 @@ TEST_CASE("a PNG whose IDAT chunk is longer than the file is refused before stb_
         doctest::Contains("x.png: corrupt PNG: an IDAT chunk declares"), fer::ImageError);
 }
 
+TEST_CASE("a PNM header number beyond INT_MAX is refused before stb_image 2.27 overflows an int on it") {
+    CHECK_THROWS_WITH_AS(fer::decode_image_memory(kept_input("regression/image/pnm_size_overflows_int.pgm"), "x.pgm"),
+                         doctest::Contains("x.pgm: corrupt PNM: a number in the header is larger than"),
+                         fer::ImageError);
+    CHECK(fer::decode_image_memory(kept_input("seeds/image/grey_6x4.pgm"), "seed.pgm").width == 6);
+}
+
 TEST_CASE("an image header that declares more pixels than max_image_pixels is refused before decoding") {
     // 96 bytes that declare an RLE TGA of 11008x8192: stb would allocate 90 MB and decode zeros for a second.
     CHECK_THROWS_WITH_AS(fer::decode_image_memory(kept_input("regression/image/tga_90_megapixels.tga"), "x.tga"),
