@@ -47,14 +47,14 @@ using ConstStridedMatrixMap = Eigen::Map<const RowMajorMatrix, Eigen::Unaligned,
 constexpr std::uint64_t kParallelMinMacs = std::uint64_t(1) << 18;
 
 // in is one sample (C,H,W); writes output rows [rows.begin, rows.end) of the sample's im2col matrix
-// (C*KH*KW, OH*OW) into cols, which is (C*KH*KW, rows*OW); zero where the window is in the padding.
-void im2col_rows(const ConvGeometry& g, const float* in, IndexRange rows, float* cols) {
-    const std::size_t width = rows.size() * std::size_t(g.ow);
+// (C*KH*KW, OH*OW) into cols, a (C*KH*KW, rows*OW) block of a matrix whose rows are row_stride apart;
+// zero where the window is in the padding.
+void im2col_rows(const ConvGeometry& g, const float* in, IndexRange rows, float* cols, std::size_t row_stride) {
     for (int c = 0; c < g.c; ++c) {
         const float* plane = in + std::size_t(c) * g.h * g.w;
         for (int ki = 0; ki < g.kh; ++ki) {
             for (int kj = 0; kj < g.kw; ++kj) {
-                float* row = cols + (std::size_t(c * g.kh + ki) * g.kw + kj) * width;
+                float* row = cols + (std::size_t(c * g.kh + ki) * g.kw + kj) * row_stride;
                 IndexRange xs = valid_outputs(g.w, g.ow, g.stride_w, g.pad_left, kj);
                 for (std::size_t oy = rows.begin; oy < rows.end; ++oy) {
                     float* dst = row + (oy - rows.begin) * g.ow;
@@ -77,15 +77,15 @@ void im2col_rows(const ConvGeometry& g, const float* in, IndexRange rows, float*
     }
 }
 
-// cols is (C*KH*KW, OH*OW) for one sample; ASSIGNS channel c of din (C,H,W) by summing the columns
-// back onto the pixels they were read from (padded positions are dropped).
-void col2im_channel(const ConvGeometry& g, const float* cols, int c, float* din) {
-    const std::size_t positions = g.positions();
+// cols is one sample's (C*KH*KW, OH*OW) block of a matrix whose rows are row_stride apart; ASSIGNS
+// channel c of din (C,H,W) by summing the columns back onto the pixels they were read from (padded
+// positions are dropped).
+void col2im_channel(const ConvGeometry& g, const float* cols, int c, float* din, std::size_t row_stride) {
     float* plane = din + std::size_t(c) * g.h * g.w;
     std::fill(plane, plane + std::size_t(g.h) * g.w, 0.0f);
     for (int ki = 0; ki < g.kh; ++ki) {
         for (int kj = 0; kj < g.kw; ++kj) {
-            const float* row = cols + (std::size_t(c * g.kh + ki) * g.kw + kj) * positions;
+            const float* row = cols + (std::size_t(c * g.kh + ki) * g.kw + kj) * row_stride;
             IndexRange xs = valid_outputs(g.w, g.ow, g.stride_w, g.pad_left, kj);
             for (int oy = 0; oy < g.oh; ++oy) {
                 int iy = oy * g.stride_h - g.pad_top + ki;
@@ -130,7 +130,7 @@ ConstStridedMatrixMap tile_columns(const ConvGeometry& g, const float* sample_in
     const auto patch = Eigen::Index(g.patch_size()), count = Eigen::Index(rows.size() * g.ow);
     if (!buffer)
         return {sample_in + rows.begin * g.ow, patch, count, Eigen::OuterStride<>(Eigen::Index(g.positions()))};
-    im2col_rows(g, sample_in, rows, buffer);
+    im2col_rows(g, sample_in, rows, buffer, std::size_t(count));
     return {buffer, patch, count, Eigen::OuterStride<>(count)};
 }
 
@@ -168,6 +168,144 @@ void backward_input_gemm(const ConvGeometry& g, const float* dout, const float* 
     ConstMatrixMap dout_matrix(dout, g.oc, positions);
     MatrixMap dcol_matrix(dcols, patch, positions);
     dcol_matrix.middleCols(begin, count).noalias() = weight_matrix.transpose() * dout_matrix.middleCols(begin, count);
+}
+
+// ---- sample groups (small maps) ----
+// A 6x6 or 3x3 map gives each sample's product only 36 or 9 columns, too few for the GEMM to run at
+// speed (gap's 3x3 layers ran at 25-45 GFLOP/s per sample, 75-115 in groups). Such convolutions work on groups of samples
+// whose im2col columns sit side by side in one (C*KH*KW, S*OH*OW) matrix; their outputs and output
+// gradients pass through an (OC, S*OH*OW) buffer.
+struct SampleGroups {
+    int size, count;  // samples per group (1: no grouping) and number of groups
+
+    IndexRange samples(const ConvGeometry& g, int group) const {
+        const std::size_t begin = std::size_t(group) * size;
+        return {begin, std::min(std::size_t(g.n), begin + size)};
+    }
+    std::size_t width(const ConvGeometry& g) const { return std::size_t(size) * g.positions(); }
+};
+
+// Maps up to 8x8 are grouped; from 12x12 up a sample's own product measured as fast as a group's, and
+// its row copies beat the tap table.
+constexpr std::size_t kGroupMaxPositions = 64;
+
+// Groups of about group_columns columns, as many groups as a multiple of the threads so that a static
+// split gives every thread the same work.
+SampleGroups plan_groups(const ConvGeometry& g, int threads, std::size_t group_columns) {
+    const std::size_t positions = g.positions();
+    if (g.n < 2 || positions > kGroupMaxPositions || positions * 2 > group_columns) return {1, g.n};
+    const int largest = int(group_columns / positions);
+    int count = (g.n + largest - 1) / largest;
+    count = (count + threads - 1) / threads * threads;
+    const int size = (g.n + count - 1) / count;
+    if (size < 2) return {1, g.n};
+    return {size, (g.n + size - 1) / size};
+}
+
+// On maps this small, im2col_rows' per-row copies are a few floats each and their bookkeeping costs more
+// than the GEMM. Instead one table, the same for every channel, gives for each tap (KH*KW) and output
+// position (OH*OW) the offset in the input plane that the tap reads, or -1 in the padding.
+void build_tap_offsets(const ConvGeometry& g, int* offsets) {
+    for (int ki = 0; ki < g.kh; ++ki)
+        for (int kj = 0; kj < g.kw; ++kj)
+            for (int oy = 0; oy < g.oh; ++oy)
+                for (int ox = 0; ox < g.ow; ++ox) {
+                    const int iy = oy * g.stride_h - g.pad_top + ki, ix = ox * g.stride_w - g.pad_left + kj;
+                    const bool inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
+                    *offsets++ = inside ? iy * g.w + ix : -1;
+                }
+}
+
+// The group's im2col columns, sample after sample, into cols (C*KH*KW, width).
+void group_columns(const ConvGeometry& g, const int* tap_offsets, const float* in, IndexRange samples,
+                   std::size_t width, float* cols) {
+    const std::size_t positions = g.positions(), taps = std::size_t(g.kh) * g.kw, plane = std::size_t(g.h) * g.w;
+    for (std::size_t s = 0; s < samples.size(); ++s) {
+        const float* sample = in + (samples.begin + s) * g.input_size();
+        for (int c = 0; c < g.c; ++c) {
+            const float* src = sample + std::size_t(c) * plane;
+            for (std::size_t k = 0; k < taps; ++k) {
+                float* dst = cols + (std::size_t(c) * taps + k) * width + s * positions;
+                const int* offset = tap_offsets + k * positions;
+                for (std::size_t p = 0; p < positions; ++p) dst[p] = offset[p] >= 0 ? src[offset[p]] : 0.0f;
+            }
+        }
+    }
+}
+
+// gathered (OC, width) <- the group's rows of dout (N,OC,OH*OW), sample after sample.
+void gather_group_outputs(const ConvGeometry& g, const float* dout, IndexRange samples, std::size_t width,
+                          float* gathered) {
+    const std::size_t positions = g.positions();
+    for (std::size_t s = 0; s < samples.size(); ++s)
+        for (int o = 0; o < g.oc; ++o) {
+            const float* src = dout + (samples.begin + s) * g.output_size() + std::size_t(o) * positions;
+            std::copy(src, src + positions, gathered + std::size_t(o) * width + s * positions);
+        }
+}
+
+// out (N,OC,OH,OW) for the group's samples = weight x columns + bias, through result (OC, width).
+void forward_group(const ConvGeometry& g, const int* tap_offsets, const float* in, const float* weight,
+                   const float* bias, float* out, IndexRange samples, float* cols, float* result) {
+    const std::size_t positions = g.positions(), width = samples.size() * positions;
+    group_columns(g, tap_offsets, in, samples, width, cols);
+    MatrixMap result_matrix(result, g.oc, Eigen::Index(width));
+    if (bias)
+        result_matrix = ConstVectorMap(bias, g.oc).replicate(1, Eigen::Index(width));
+    else
+        result_matrix.setZero();
+    result_matrix.noalias() += ConstMatrixMap(weight, g.oc, Eigen::Index(g.patch_size())) *
+                               ConstMatrixMap(cols, Eigen::Index(g.patch_size()), Eigen::Index(width));
+    for (std::size_t s = 0; s < samples.size(); ++s)
+        for (int o = 0; o < g.oc; ++o) {
+            const float* src = result + std::size_t(o) * width + s * positions;
+            std::copy(src, src + positions, out + (samples.begin + s) * g.output_size() + std::size_t(o) * positions);
+        }
+}
+
+// dweight += dout x columns^T and dbias += row sums of dout over the group's samples.
+void backward_weights_group(const ConvGeometry& g, const int* tap_offsets, const float* in, const float* dout,
+                            float* dweight, float* dbias, IndexRange samples, float* cols, float* gathered) {
+    const std::size_t width = samples.size() * g.positions();
+    group_columns(g, tap_offsets, in, samples, width, cols);
+    gather_group_outputs(g, dout, samples, width, gathered);
+    const ConstMatrixMap dout_matrix(gathered, g.oc, Eigen::Index(width));
+    MatrixMap(dweight, g.oc, Eigen::Index(g.patch_size())).noalias() +=
+        dout_matrix * ConstMatrixMap(cols, Eigen::Index(g.patch_size()), Eigen::Index(width)).transpose();
+    // A plain loop: Eigen's vectorised sum would start where its buffer's alignment lets it, which varies
+    // from run to run for a workspace buffer, and with it the rounding.
+    if (dbias)
+        for (int o = 0; o < g.oc; ++o) {
+            const float* row = gathered + std::size_t(o) * width;
+            float sum = 0.0f;
+            for (std::size_t p = 0; p < width; ++p) sum += row[p];
+            dbias[o] += sum;
+        }
+}
+
+// din of the group's samples: dcols = weight^T x dout, then each column is summed back onto the pixel
+// its tap read (ASSIGNS din).
+void backward_input_group(const ConvGeometry& g, const int* tap_offsets, const float* dout, const float* weight,
+                          float* din, IndexRange samples, float* dcols, float* gathered) {
+    const std::size_t positions = g.positions(), width = samples.size() * positions;
+    const std::size_t taps = std::size_t(g.kh) * g.kw, plane = std::size_t(g.h) * g.w;
+    gather_group_outputs(g, dout, samples, width, gathered);
+    MatrixMap(dcols, Eigen::Index(g.patch_size()), Eigen::Index(width)).noalias() =
+        ConstMatrixMap(weight, g.oc, Eigen::Index(g.patch_size())).transpose() *
+        ConstMatrixMap(gathered, g.oc, Eigen::Index(width));
+    for (std::size_t s = 0; s < samples.size(); ++s) {
+        float* sample = din + (samples.begin + s) * g.input_size();
+        std::fill(sample, sample + g.input_size(), 0.0f);
+        for (int c = 0; c < g.c; ++c) {
+            float* dst = sample + std::size_t(c) * plane;
+            for (std::size_t k = 0; k < taps; ++k) {
+                const float* src = dcols + (std::size_t(c) * taps + k) * width + s * positions;
+                const int* offset = tap_offsets + k * positions;
+                for (std::size_t p = 0; p < positions; ++p)
+                    if (offset[p] >= 0) dst[offset[p]] += src[p];
+            }
+        }
+    }
 }
 
 // With stride 1, din(c,y,x) = sum over o,i,j of dout(o, y+pad_top-i, x+pad_left-j) * w(o,c,i,j): a
@@ -330,6 +468,11 @@ float* ConvWorkspace::flipped_weights(std::size_t floats) {
     return flipped_weights_.data();
 }
 
+int* ConvWorkspace::tap_offsets(std::size_t count) {
+    if (tap_offsets_.size() < count) tap_offsets_.resize(count);
+    return tap_offsets_.data();
+}
+
 float* ConvWorkspace::padded_input(std::size_t floats) {
     if (padded_input_.size() < floats) padded_input_.resize(floats);
     return padded_input_.data();
@@ -417,6 +560,20 @@ void conv2d_forward(const ConvGeometry& g, const float* in, const float* weight,
         direct_forward(g, in, weight, bias, out, threads, workspace);
         return;
     }
+    if (const SampleGroups groups = plan_groups(g, useful_threads(g, threads, g.n), workspace.group_columns());
+        groups.size > 1) {
+        const std::size_t width = groups.width(g), result_offset = g.patch_size() * width;
+        const int team = useful_threads(g, threads, groups.count);
+        workspace.prepare(team, result_offset + std::size_t(g.oc) * width, 0);
+        int* tap_offsets = workspace.tap_offsets(std::size_t(g.kh) * g.kw * g.positions());
+        build_tap_offsets(g, tap_offsets);
+#pragma omp parallel for num_threads(team) schedule(static) if (team > 1)
+        for (int group = 0; group < groups.count; ++group) {
+            float* cols = workspace.columns(omp_get_thread_num());
+            forward_group(g, tap_offsets, in, weight, bias, out, groups.samples(g, group), cols, cols + result_offset);
+        }
+        return;
+    }
     const bool pointwise = g.is_pointwise();
     const TilePlan plan = plan_tiles(g, workspace.tile_floats());
     const int items = g.n * plan.tiles_per_sample;
@@ -440,6 +597,21 @@ void conv2d_backward_input(const ConvGeometry& g, const float* dout, const float
         return;
     }
     // dcols = weight^T x dout, then col2im scatters the columns back onto din.
+    if (const SampleGroups groups = plan_groups(g, useful_threads(g, threads, g.n), workspace.group_columns());
+        groups.size > 1) {
+        const std::size_t width = groups.width(g), gathered_offset = g.patch_size() * width;
+        const int team = useful_threads(g, threads, groups.count);
+        workspace.prepare(team, gathered_offset + std::size_t(g.oc) * width, 0);
+        int* tap_offsets = workspace.tap_offsets(std::size_t(g.kh) * g.kw * g.positions());
+        build_tap_offsets(g, tap_offsets);
+#pragma omp parallel for num_threads(team) schedule(static) if (team > 1)
+        for (int group = 0; group < groups.count; ++group) {
+            float* dcols = workspace.columns(omp_get_thread_num());
+            backward_input_group(g, tap_offsets, dout, weight, din, groups.samples(g, group), dcols,
+                                 dcols + gathered_offset);
+        }
+        return;
+    }
     const std::size_t column_floats = g.patch_size() * g.positions();
     const IndexRange all_columns{0, g.positions()};
     if (g.n >= threads) {
@@ -448,7 +620,8 @@ void conv2d_backward_input(const ConvGeometry& g, const float* dout, const float
         for (int n = 0; n < g.n; ++n) {
             float* dcols = workspace.columns(omp_get_thread_num());
             backward_input_gemm(g, dout + std::size_t(n) * g.output_size(), weight, dcols, all_columns);
-            for (int c = 0; c < g.c; ++c) col2im_channel(g, dcols, c, din + std::size_t(n) * g.input_size());
+            for (int c = 0; c < g.c; ++c)
+                col2im_channel(g, dcols, c, din + std::size_t(n) * g.input_size(), g.positions());
         }
         return;
     }
@@ -463,19 +636,33 @@ void conv2d_backward_input(const ConvGeometry& g, const float* dout, const float
             backward_input_gemm(g, sample_dout, weight, dcols, columns);
 #pragma omp barrier
 #pragma omp for schedule(static)
-            for (int c = 0; c < g.c; ++c) col2im_channel(g, dcols, c, sample_din);
+            for (int c = 0; c < g.c; ++c) col2im_channel(g, dcols, c, sample_din, g.positions());
         }
     }
 }
 
 void conv2d_backward_weights(const ConvGeometry& g, const float* in, const float* dout, float* dweight, float* dbias,
                              int threads, ConvWorkspace& workspace) {
-    const bool pointwise = g.is_pointwise();
+    const SampleGroups groups = plan_groups(g, useful_threads(g, threads, g.n), workspace.group_columns());
+    const bool grouped = groups.size > 1, pointwise = g.is_pointwise();
     const TilePlan plan = plan_tiles(g, workspace.tile_floats());
-    const int items = g.n * plan.tiles_per_sample;
+    const int items = grouped ? groups.count : g.n * plan.tiles_per_sample;
     const int team = useful_threads(g, threads, items);
-    const std::size_t column_floats = pointwise ? 0 : g.patch_size() * std::size_t(plan.rows_per_tile) * g.ow;
+    const std::size_t width = groups.width(g), gathered_offset = g.patch_size() * width;
+    const std::size_t column_floats = grouped     ? gathered_offset + std::size_t(g.oc) * width
+                                      : pointwise ? 0
+                                                  : g.patch_size() * std::size_t(plan.rows_per_tile) * g.ow;
+    int* tap_offsets = nullptr;
+    if (grouped) {
+        tap_offsets = workspace.tap_offsets(std::size_t(g.kh) * g.kw * g.positions());
+        build_tap_offsets(g, tap_offsets);
+    }
     auto run_item = [&](int item, float* weight_target, float* bias_target, float* buffer) {
+        if (grouped) {
+            backward_weights_group(g, tap_offsets, in, dout, weight_target, bias_target, groups.samples(g, item),
+                                   buffer, buffer + gathered_offset);
+            return;
+        }
         const int n = item / plan.tiles_per_sample;
         backward_weights_tile(g, in + std::size_t(n) * g.input_size(), dout + std::size_t(n) * g.output_size(),
                               weight_target, bias_target, plan.rows(g, item % plan.tiles_per_sample),

@@ -81,6 +81,14 @@ const std::vector<ConvCase> tiled_cases = {
     {1, 2, 12, 40, 11, 4, 4, 1, 1, Padding::same},
     {2, 2, 9, 21, 3, 3, 5, 1, 1, Padding::valid},
     {1, 4, 6, 64, 9, 2, 7, 1, 1, Padding::same},
+    // maps of at most 8x8, whose batches run in sample groups: both input-gradient paths, strided,
+    // pointwise, and 8x8 itself
+    {7, 8, 6, 6, 12, 3, 3, 1, 1, Padding::same},
+    {9, 16, 3, 3, 8, 3, 3, 1, 1, Padding::same},
+    {5, 4, 7, 7, 6, 3, 3, 2, 2, Padding::same},
+    {6, 6, 4, 4, 5, 1, 1, 1, 1, Padding::valid},
+    {5, 3, 8, 8, 4, 5, 5, 1, 1, Padding::same},
+    {40, 32, 3, 3, 7, 3, 3, 1, 1, Padding::same},
 };
 
 }  // namespace
@@ -96,23 +104,27 @@ TEST_CASE("conv2d fast kernels match the reference across row tiles, paths and t
         conv2d_forward_reference(g, in.data(), weight.data(), bias.data(), ref.out.data());
         conv2d_backward_input_reference(g, dout.data(), weight.data(), ref.din.data());
         conv2d_backward_weights_reference(g, in.data(), dout.data(), ref.dweight.data(), ref.dbias.data());
-        // One output row per tile, a few rows, and the default (usually the whole sample).
+        // One output row per tile, a few rows, and the default (usually the whole sample); on small maps
+        // no sample groups, groups of two (the last one short when N is odd) and the default.
+        const std::size_t default_group = ConvWorkspace().group_columns();
         for (std::size_t tile_floats : {std::size_t(1), g.patch_size() * g.ow * 3, ConvWorkspace().tile_floats()})
-            for (int threads : {1, 2}) {
-                INFO(describe(k, threads, tile_floats));
-                ConvWorkspace workspace;
-                workspace.set_tile_floats(tile_floats);
-                const ConvResults fast = run_fast(g, in, weight, bias, dout, threads, workspace);
-                CHECK(relative_difference(fast.out, ref.out) <= 1e-4);
-                CHECK(relative_difference(fast.din, ref.din) <= 1e-4);
-                CHECK(relative_difference(fast.dweight, ref.dweight) <= 1e-4);
-                CHECK(relative_difference(fast.dbias, ref.dbias) <= 1e-4);
-            }
+            for (std::size_t group_columns : {std::size_t(1), 2 * g.positions(), default_group})
+                for (int threads : {1, 2}) {
+                    INFO(describe(k, threads, tile_floats) << ", group columns " << group_columns);
+                    ConvWorkspace workspace;
+                    workspace.set_tile_floats(tile_floats);
+                    workspace.set_group_columns(group_columns);
+                    const ConvResults fast = run_fast(g, in, weight, bias, dout, threads, workspace);
+                    CHECK(relative_difference(fast.out, ref.out) <= 1e-4);
+                    CHECK(relative_difference(fast.din, ref.din) <= 1e-4);
+                    CHECK(relative_difference(fast.dweight, ref.dweight) <= 1e-4);
+                    CHECK(relative_difference(fast.dbias, ref.dbias) <= 1e-4);
+                }
     }
 }
 
 TEST_CASE("conv2d fast kernels are bit-identical from run to run for a fixed thread count") {
-    for (const ConvCase& k : {tiled_cases[6], tiled_cases[7], tiled_cases[11]}) {
+    for (const ConvCase& k : {tiled_cases[6], tiled_cases[7], tiled_cases[11], tiled_cases[16], tiled_cases[21]}) {
         const ConvGeometry g = make_geometry(k);
         const std::vector<float> in = random_values(g.n * g.input_size(), 31),
                                  weight = random_values(g.weight_size(), 32);

@@ -28,9 +28,9 @@ struct ConvGeometry {
     }
 };
 
-// Reusable per-thread scratch for the fast kernels: im2col column tiles, weight-gradient partials and
+// Reusable per-thread scratch for the fast kernels: im2col column tiles (or sample groups), weight-gradient partials and
 // the flipped weights of the input gradient. Buffers only grow, so once a layer has seen its largest
-// batch a training step allocates nothing. prepare() and flipped_weights() must be called outside any
+// batch a training step allocates nothing. prepare(), flipped_weights() and tap_offsets() must be called outside any
 // parallel region; the accessors are then safe from threads.
 class ConvWorkspace {
 public:
@@ -38,6 +38,8 @@ public:
     float* columns(int thread) { return columns_[thread].data(); }
     float* partial(int thread) { return partials_[thread].data(); }
     float* flipped_weights(std::size_t floats);
+    // The sample-group kernels' table of input offsets per tap and output position.
+    int* tap_offsets(std::size_t count);
     // The direct kernel's zero-padded copy of the input and its weights regrouped by output-channel block.
     float* padded_input(std::size_t floats);
     float* packed_weights(std::size_t floats);
@@ -47,12 +49,18 @@ public:
     // the product itself (docs/performance.md). Tests shrink it so small shapes span many tiles.
     std::size_t tile_floats() const { return tile_floats_; }
     void set_tile_floats(std::size_t floats) { tile_floats_ = floats; }
+    // Convolutions on small maps (up to 8x8) multiply groups of samples with about this many im2col
+    // columns at once (docs/performance.md). Tests shrink it to make several small groups.
+    std::size_t group_columns() const { return group_columns_; }
+    void set_group_columns(std::size_t columns) { group_columns_ = columns; }
 
 private:
     std::vector<std::vector<float>> columns_;
     std::vector<std::vector<float>> partials_;
     std::vector<float> flipped_weights_, padded_input_, packed_weights_;
+    std::vector<int> tap_offsets_;
     std::size_t tile_floats_ = std::size_t(1) << 18;
+    std::size_t group_columns_ = 1024;
 };
 
 // ---- reference kernels (simple loops, double accumulation) ----
