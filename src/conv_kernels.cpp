@@ -340,6 +340,7 @@ void flip_weights(const ConvGeometry& g, const float* weight, float* flipped) {
 
 constexpr int kLanes = 16;
 constexpr int kDirectBlock = 8;
+constexpr int kDirectWeightsMaxChannels = 32;
 using Lanes = float __attribute__((vector_size(kLanes * sizeof(float))));
 
 // Where the direct kernel measured faster (docs/performance.md): stride 1, an output row at least one
@@ -450,6 +451,111 @@ void direct_forward(const ConvGeometry& g, const float* in, const float* weight,
                 direct_row<3>(g, layout, sample, packed_block, bias, block, oy, sample_out);
         }
     }
+}
+
+// ---- direct weight gradient (stride 1, wide maps) ----
+// im2col makes KH*KW copies of every input value, and with few output channels each copy feeds only OC
+// multiply-adds, so the weight-gradient GEMM is bound by building and packing them (gap's 16->16 7x7
+// layer ran at 49 GFLOP/s against 150 for its forward). The direct kernel keeps a block of output
+// channels x the KW taps of one input channel and kernel row in registers, as vectors of 16 partial
+// sums over output columns, and streams the sample's rows past them.
+
+// Output channels per register block: 3 x 7 accumulators, 3 output-gradient vectors and one input
+// vector fit in the 32 vector registers.
+constexpr int direct_weights_block(int kw) { return kw == 7 ? 3 : 1; }
+
+// Where it measured faster (docs/performance.md): 7-wide kernels, stride 1, rows of at least a vector,
+// up to 32 output channels. With 3-5 wide kernels the GEMM was as fast or faster: fewer taps share
+// each output-gradient load.
+bool use_direct_weights(const ConvGeometry& g) {
+    return g.stride_h == 1 && g.stride_w == 1 && g.ow >= kLanes && g.kw == 7 && g.oc <= kDirectWeightsMaxChannels;
+}
+
+// A sample's buffers: its zero-padded input (the direct forward's layout) and its output gradient as
+// (OC rounded up to the block, OH, whole vectors) with zeros past OW and in the extra channels.
+struct DirectWeightsLayout {
+    DirectLayout input;
+    int row_vectors, channels;
+
+    std::size_t row_floats() const { return std::size_t(row_vectors) * kLanes; }
+    std::size_t floats(const ConvGeometry& g) const {
+        return input.sample_floats(g.c) + std::size_t(channels) * g.oh * row_floats();
+    }
+};
+
+DirectWeightsLayout direct_weights_layout(const ConvGeometry& g) {
+    const int block = direct_weights_block(g.kw);
+    return {direct_layout(g), (g.ow + kLanes - 1) / kLanes, (g.oc + block - 1) / block * block};
+}
+
+float horizontal_sum(const Lanes& lanes) {
+    float sum = 0.0f;
+    for (int lane = 0; lane < kLanes; ++lane) sum += lanes[lane];
+    return sum;
+}
+
+// dweight(o, c, i, 0..KW) += the sample's sum over rows and columns, for o in [o_begin, o_begin + block).
+template <int KW>
+void direct_weights_taps(const ConvGeometry& g, const DirectWeightsLayout& layout, const float* padded,
+                         const float* dout_rows, int c, int i, int o_begin, float* dweight) {
+    constexpr int kBlock = direct_weights_block(KW);
+    const std::size_t row_floats = layout.row_floats(), channel_floats = std::size_t(g.oh) * row_floats;
+    Lanes acc[kBlock][KW];
+    for (int b = 0; b < kBlock; ++b)
+        for (int j = 0; j < KW; ++j) acc[b][j] = Lanes{};
+    for (int y = 0; y < g.oh; ++y) {
+        const float* in_row =
+            padded + (std::size_t(c) * layout.input.padded_h + y + i) * std::size_t(layout.input.padded_w);
+        const float* d_row = dout_rows + std::size_t(o_begin) * channel_floats + std::size_t(y) * row_floats;
+        for (int v = 0; v < layout.row_vectors; ++v) {
+            Lanes d[kBlock];
+            for (int b = 0; b < kBlock; ++b)
+                std::memcpy(&d[b], d_row + b * channel_floats + v * kLanes, sizeof(Lanes));
+            for (int j = 0; j < KW; ++j) {
+                Lanes x;
+                std::memcpy(&x, in_row + v * kLanes + j, sizeof(Lanes));
+                // Loaded once into a register: GCC would otherwise fold the load into each FMA, and
+                // these loads straddle cache lines, which costs two load slots each.
+                asm("" : "+v"(x));
+                for (int b = 0; b < kBlock; ++b) acc[b][j] += d[b] * x;
+            }
+        }
+    }
+    for (int b = 0; b < kBlock && o_begin + b < g.oc; ++b)
+        for (int j = 0; j < KW; ++j)
+            dweight[((std::size_t(o_begin + b) * g.c + c) * g.kh + i) * KW + j] += horizontal_sum(acc[b][j]);
+}
+
+// One sample's dweight and dbias (ACCUMULATED); in is (C,H,W), dout (OC,OH,OW), buffer holds the layout.
+template <int KW>
+void direct_weights_sample(const ConvGeometry& g, const DirectWeightsLayout& layout, const float* in,
+                           const float* dout, float* dweight, float* dbias, float* buffer) {
+    float* padded = buffer;
+    float* dout_rows = buffer + layout.input.sample_floats(g.c);
+    pad_sample(g, layout.input, in, padded);
+    const std::size_t row_floats = layout.row_floats();
+    std::fill(dout_rows, dout_rows + std::size_t(layout.channels) * g.oh * row_floats, 0.0f);
+    for (int o = 0; o < g.oc; ++o)
+        for (int y = 0; y < g.oh; ++y) {
+            const float* src = dout + (std::size_t(o) * g.oh + y) * g.ow;
+            std::copy(src, src + g.ow, dout_rows + (std::size_t(o) * g.oh + y) * row_floats);
+        }
+    for (int c = 0; c < g.c; ++c)
+        for (int i = 0; i < g.kh; ++i)
+            for (int o = 0; o < g.oc; o += direct_weights_block(KW))
+                direct_weights_taps<KW>(g, layout, padded, dout_rows, c, i, o, dweight);
+    if (dbias)
+        for (int o = 0; o < g.oc; ++o) {
+            const float* row = dout + std::size_t(o) * g.positions();
+            float sum = 0.0f;
+            for (std::size_t p = 0; p < g.positions(); ++p) sum += row[p];
+            dbias[o] += sum;
+        }
+}
+
+void direct_weights(const ConvGeometry& g, const DirectWeightsLayout& layout, const float* in, const float* dout,
+                    float* dweight, float* dbias, float* buffer) {
+    direct_weights_sample<7>(g, layout, in, dout, dweight, dbias, buffer);  // use_direct_weights: KW is 7
 }
 
 }  // namespace
@@ -644,12 +750,14 @@ void conv2d_backward_input(const ConvGeometry& g, const float* dout, const float
 void conv2d_backward_weights(const ConvGeometry& g, const float* in, const float* dout, float* dweight, float* dbias,
                              int threads, ConvWorkspace& workspace) {
     const SampleGroups groups = plan_groups(g, useful_threads(g, threads, g.n), workspace.group_columns());
-    const bool grouped = groups.size > 1, pointwise = g.is_pointwise();
+    const bool direct = use_direct_weights(g), grouped = !direct && groups.size > 1, pointwise = g.is_pointwise();
     const TilePlan plan = plan_tiles(g, workspace.tile_floats());
-    const int items = grouped ? groups.count : g.n * plan.tiles_per_sample;
+    const int items = direct ? g.n : grouped ? groups.count : g.n * plan.tiles_per_sample;
     const int team = useful_threads(g, threads, items);
+    const DirectWeightsLayout direct_layout = direct_weights_layout(g);
     const std::size_t width = groups.width(g), gathered_offset = g.patch_size() * width;
-    const std::size_t column_floats = grouped     ? gathered_offset + std::size_t(g.oc) * width
+    const std::size_t column_floats = direct      ? direct_layout.floats(g)
+                                      : grouped   ? gathered_offset + std::size_t(g.oc) * width
                                       : pointwise ? 0
                                                   : g.patch_size() * std::size_t(plan.rows_per_tile) * g.ow;
     int* tap_offsets = nullptr;
@@ -658,6 +766,11 @@ void conv2d_backward_weights(const ConvGeometry& g, const float* in, const float
         build_tap_offsets(g, tap_offsets);
     }
     auto run_item = [&](int item, float* weight_target, float* bias_target, float* buffer) {
+        if (direct) {
+            direct_weights(g, direct_layout, in + std::size_t(item) * g.input_size(),
+                           dout + std::size_t(item) * g.output_size(), weight_target, bias_target, buffer);
+            return;
+        }
         if (grouped) {
             backward_weights_group(g, tap_offsets, in, dout, weight_target, bias_target, groups.samples(g, item),
                                    buffer, buffer + gathered_offset);

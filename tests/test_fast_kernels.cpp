@@ -89,6 +89,12 @@ const std::vector<ConvCase> tiled_cases = {
     {6, 6, 4, 4, 5, 1, 1, 1, 1, Padding::valid},
     {5, 3, 8, 8, 4, 5, 5, 1, 1, Padding::same},
     {40, 32, 3, 3, 7, 3, 3, 1, 1, Padding::same},
+    // the direct weight gradient (7-wide kernels, stride 1, OW >= 16): a partial last vector and
+    // channel block, 'valid' padding, a kernel taller or shorter than wide
+    {3, 2, 20, 21, 5, 7, 7, 1, 1, Padding::same},
+    {2, 3, 22, 26, 4, 7, 7, 1, 1, Padding::valid},
+    {2, 2, 18, 18, 7, 3, 7, 1, 1, Padding::same},
+    {2, 3, 9, 33, 32, 9, 7, 1, 1, Padding::same},
 };
 
 }  // namespace
@@ -124,7 +130,8 @@ TEST_CASE("conv2d fast kernels match the reference across row tiles, paths and t
 }
 
 TEST_CASE("conv2d fast kernels are bit-identical from run to run for a fixed thread count") {
-    for (const ConvCase& k : {tiled_cases[6], tiled_cases[7], tiled_cases[11], tiled_cases[16], tiled_cases[21]}) {
+    for (const ConvCase& k :
+         {tiled_cases[6], tiled_cases[7], tiled_cases[11], tiled_cases[16], tiled_cases[21], tiled_cases[22]}) {
         const ConvGeometry g = make_geometry(k);
         const std::vector<float> in = random_values(g.n * g.input_size(), 31),
                                  weight = random_values(g.weight_size(), 32);
