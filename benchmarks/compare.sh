@@ -4,7 +4,8 @@
 #   benchmarks/compare.sh [--quick] [--threads 1,2] [--models five_layer,gap]
 #
 # FER_BENCH names the fer-bench binary (default: build/fer-bench, then fer-bench on PATH); OUT_DIR keeps
-# the two JSON files (default: a temporary folder). When `import torch` fails, the PyTorch figures
+# the two JSON files (default: a temporary folder); PYTHON names the interpreter that has torch
+# (default python3; Debian's python3-torch is in /usr/bin/python3). When `import torch` fails, the PyTorch figures
 # recorded on a quiet machine of this kind (../shared/notes/measurements.md, 2 threads) are used
 # instead and the table says so. Ratios above 1 mean fer is faster (for latency: lower is better, so
 # the ratio is PyTorch's latency over ours).
@@ -22,14 +23,15 @@ if [[ -z "$bench" || ! -x "$bench" ]]; then
     exit 1
 fi
 out_dir="${OUT_DIR:-$(mktemp -d)}"
+python="${PYTHON:-python3}"
 mkdir -p "$out_dir"
 
 echo "== fer-bench ($bench) $*"
 "$bench" --json "$out_dir/fer.json" "$@"
 echo
 echo "== PyTorch reference"
-if python3 -c "import torch" 2>/dev/null; then
-    python3 "$here/torch_reference.py" --json "$out_dir/torch.json" "$@"
+if "$python" -c "import torch" 2>/dev/null; then
+    "$python" "$here/torch_reference.py" --json "$out_dir/torch.json" "$@"
     reference_note="measured now by torch_reference.py"
 else
     echo "torch is not installed: using the figures recorded on a quiet machine (2 threads, PyTorch 1.13)"

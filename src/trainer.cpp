@@ -197,6 +197,34 @@ Network build_network(const std::string& arch_name, std::uint64_t seed, const In
     return net;
 }
 
+Network with_dropout_rate(const Network& net, float rate) {
+    if (!(rate >= 0.0f && rate < 1.0f))
+        throw std::invalid_argument("dropout rate must be in [0, 1), got " + std::to_string(rate));
+    const std::string text = net.architecture();
+    // The canonical text has one layer per line, "dropout rate=R seed=S" for each dropout layer.
+    std::istringstream lines(text);
+    std::ostringstream changed;
+    changed.precision(9);
+    for (std::string line; std::getline(lines, line);) {
+        const std::size_t start = line.find_first_not_of(' ');
+        if (start != std::string::npos && line.compare(start, 8, "dropout ") == 0) {
+            const std::size_t value = line.find("rate=", start);
+            if (value == std::string::npos) throw std::logic_error("dropout line without a rate: " + line);
+            const std::size_t end = line.find(' ', value);
+            std::ostringstream rate_text;
+            rate_text.precision(9);
+            rate_text << rate;
+            line = line.substr(0, value + 5) + rate_text.str() + (end == std::string::npos ? "" : line.substr(end));
+        }
+        changed << line << '\n';
+    }
+    Architecture arch = parse_architecture(changed.str(), "the network with dropout " + std::to_string(rate));
+    Network result(std::move(arch.layers), net.input(), net.class_names());
+    std::copy(net.params().begin(), net.params().end(), result.params().begin());
+    std::copy(net.state().begin(), net.state().end(), result.state().begin());
+    return result;
+}
+
 std::string TrainSettings::fingerprint() const {
     std::ostringstream f;
     f.precision(9);
@@ -221,6 +249,7 @@ std::string TrainSettings::fingerprint() const {
       << " rotation=" << augment.rotation_degrees << " shift=" << augment.shift
       << "\nclass_weights=" << to_string(class_weighting)
       << (select == "accuracy" ? "" : " select=" + select)  // absent by default: older checkpoints still match
+      << (dropout ? " dropout=" + std::to_string(*dropout) : "")
       << "\ninput scale=" << input.scale << " mean=" << input.mean
       << " std=" << input.std << "\n";
     return f.str();
@@ -287,6 +316,11 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
                 throw std::runtime_error(s.init_from + ": the model's classes differ from the training data's");
             net.emplace(std::move(start.network));
             say("fine-tuning " + s.init_from);
+        }
+        if (s.dropout) {
+            Network changed = with_dropout_rate(*net, *s.dropout);
+            net.reset();
+            net.emplace(std::move(changed));
         }
         say(net->summary());
     }

@@ -2,6 +2,7 @@
 // checkpoints and models are valid, ensembles and reports add up, and bad settings fail clearly.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <string>
@@ -192,6 +193,53 @@ TEST_CASE("fine-tuning starts from the given model's parameters and refuses othe
     TrainSettings missing = tuned;
     missing.init_from = s.dir.file("no-such.fer");
     CHECK_THROWS_WITH(train_network(missing, s.train, s.val, {}, stop), doctest::Contains("no-such.fer"));
+}
+
+TEST_CASE("with_dropout_rate changes only the dropout rates; a fine-tune with --dropout trains with them") {
+    Network gap = build_network("gap", 3, InputSpec{}, fer2013_classes());
+    Network loose = with_dropout_rate(gap, 0.2f);
+    const std::string before = gap.architecture(), after = loose.architecture();
+    auto count = [](const std::string& text, const std::string& what) {
+        std::size_t n = 0;
+        for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+        return n;
+    };
+    CHECK(count(before, "dropout rate=0.5 ") == 4);
+    CHECK(count(after, "dropout rate=0.2 ") == 4);
+    CHECK(count(after, "dropout rate=0.5 ") == 0);
+    std::string restored = after;
+    for (std::size_t at = restored.find("rate=0.2 "); at != std::string::npos; at = restored.find("rate=0.2 ", at))
+        restored.replace(at, 9, "rate=0.5 ");
+    CHECK(restored == before);  // seeds and every other layer unchanged
+    CHECK(std::equal(gap.params().begin(), gap.params().end(), loose.params().begin(), loose.params().end()));
+    CHECK(std::equal(gap.state().begin(), gap.state().end(), loose.state().begin(), loose.state().end()));
+    Tensor image(Shape{2, 1, 48, 48});
+    for (std::size_t i = 0; i < image.size(); ++i) image.data()[i] = float(i % 97) / 97.0f;
+    const Context eval = Context::eval(RunOptions{1});
+    const Tensor first = gap.forward(image, eval);
+    CHECK(std::equal(first.data(), first.data() + first.size(), loose.forward(image, eval).data()));
+    CHECK_THROWS_WITH(with_dropout_rate(gap, 1.0f), doctest::Contains("dropout rate must be in [0, 1)"));
+
+    // Through train_network: the saved model carries the new rate, and the setting is part of the run.
+    SyntheticSplits s = make_splits(8);
+    const std::string arch = std::string(kTinyArchitecture);
+    write_file_atomically(s.dir.file("drop.arch"), arch.substr(0, arch.find("dense")) + "dropout rate=0.5\n" +
+                                                       arch.substr(arch.find("dense")));
+    std::atomic<bool> stop{false};
+    TrainSettings base = tiny_settings(s, s.dir.file("base.fer"));
+    base.arch = s.dir.file("drop.arch");
+    base.epochs = 1;
+    train_network(base, s.train, s.val, {}, stop);
+    TrainSettings tuned = tiny_settings(s, s.dir.file("tuned.fer"));
+    tuned.init_from = base.out;
+    tuned.dropout = 0.125f;
+    tuned.epochs = 1;
+    train_network(tuned, s.train, s.val, {}, stop);
+    CHECK(count(load_model(tuned.out).network.architecture(), "dropout rate=0.125 ") == 1);
+    CHECK(count(load_model(base.out).network.architecture(), "dropout rate=0.5 ") == 1);
+    TrainSettings same = tuned;
+    same.dropout.reset();
+    CHECK(tuned.fingerprint() != same.fingerprint());
 }
 
 TEST_CASE("--select macro_f1 keeps the epoch with the best validation macro-F1") {

@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--seed", s.seed, "random seed (same seed and threads: identical run)")->capture_default_str();
     app.add_option("--threads", s.threads, "threads (0 = all cores)")->capture_default_str();
+    app.add_option("--dropout", s.dropout, "set every dropout layer's rate (e.g. to loosen it for a fine-tune)")
+        ->check(CLI::Range(0.0, 0.999));
     app.add_option("--select", s.select, "the best epoch by validation accuracy or macro_f1")
         ->capture_default_str()
         ->check(CLI::IsMember({"accuracy", "macro_f1"}));

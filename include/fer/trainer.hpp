@@ -41,6 +41,9 @@ struct TrainSettings {
     // What "best" means for the saved model and early stopping: "accuracy" or "macro_f1" (validation macro
     // F1, which a class-weighted run is after: it counts the rare classes as much as the common ones).
     std::string select = "accuracy";
+    // When set, every dropout layer of the network (fresh or from init_from) gets this rate: a fine-tune
+    // can loosen a regularisation that made the first run underfit.
+    std::optional<float> dropout;
     int patience = 0;           // early stopping: epochs without a better validation score; 0 = off
     std::string out;            // best model (by validation accuracy)
     std::string checkpoint;     // resumable state; default out + ".ckpt"
@@ -95,6 +98,10 @@ TrainResult train_network(const TrainSettings& settings, const Dataset& train, c
 // A fresh network: a model-zoo name or an architecture text file, initialised from seed.
 Network build_network(const std::string& arch, std::uint64_t seed, const InputSpec& input,
                       const std::vector<std::string>& classes);
+
+// The same network, parameters and state included, with every dropout layer's rate set to rate (in
+// [0, 1)); its other layers, their settings and the dropout seeds are unchanged.
+Network with_dropout_rate(const Network& net, float rate);
 
 // Paths of the files written beside a model: "<dir>/<stem>.metrics.csv" and "<dir>/<stem>.curves.svg".
 std::string metrics_log_path(const std::string& model_path);
