@@ -22,8 +22,8 @@ case "$model" in
            --weight-decay 0.0001 --schedule cosine --seed 1 --threads 2) ;;
   gap)  # Arriaga et al.'s training: Adam, batch 128 (produced data/models/training_stages/gap_stage1.fer)
     flags=(--arch gap --epochs 50 --batch 128 --optimizer adam --lr 0.001 --schedule cosine --seed 1 --threads 2) ;;
-  gap_stage2)  # stage 1 underfit (train accuracy 54 % under dropout 0.5 x 4 and augmentation): go on with
-    # dropout 0.2 and a fresh cosine cycle
+  gap_stage2)  # produced data/models/gap.fer. Stage 1 underfit (train accuracy 54 % under dropout 0.5 x 4
+    # and augmentation): go on with dropout 0.2 and a fresh cosine cycle
     flags=(--init data/models/training_stages/gap_stage1.fer --dropout 0.2 --epochs 40 --batch 128 --optimizer adam
            --lr 0.0005 --schedule cosine --seed 1 --threads 2) ;;
   five_layer_weighted)
