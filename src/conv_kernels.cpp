@@ -172,9 +172,9 @@ void backward_input_gemm(const ConvGeometry& g, const float* dout, const float* 
 
 // ---- sample groups (small maps) ----
 // A 6x6 or 3x3 map gives each sample's product only 36 or 9 columns, too few for the GEMM to run at
-// speed (gap's 3x3 layers ran at 25-45 GFLOP/s per sample, 75-115 in groups). Such convolutions work on groups of samples
-// whose im2col columns sit side by side in one (C*KH*KW, S*OH*OW) matrix; their outputs and output
-// gradients pass through an (OC, S*OH*OW) buffer.
+// speed (gap's 3x3 layers ran at 25-45 GFLOP/s per sample, 75-115 in groups). Such convolutions work on groups of
+// samples whose im2col columns sit side by side in one (C*KH*KW, S*OH*OW) matrix; their outputs and output gradients
+// pass through an (OC, S*OH*OW) buffer.
 struct SampleGroups {
     int size, count;  // samples per group (1: no grouping) and number of groups
 
@@ -305,6 +305,23 @@ void backward_input_group(const ConvGeometry& g, const int* tap_offsets, const f
                     if (offset[p] >= 0) dst[offset[p]] += src[p];
             }
         }
+    }
+}
+
+// Runs kernel(tap_offsets, samples, columns, outputs) once per group, groups split statically over the
+// threads; each thread's buffer holds the group's (C*KH*KW, width) columns, then its (OC, width) outputs.
+template <typename GroupKernel>
+void run_groups(const ConvGeometry& g, const SampleGroups& groups, int threads, ConvWorkspace& workspace,
+                const GroupKernel& kernel) {
+    const std::size_t width = groups.width(g), outputs_offset = g.patch_size() * width;
+    const int team = useful_threads(g, threads, groups.count);
+    workspace.prepare(team, outputs_offset + std::size_t(g.oc) * width, 0);
+    int* tap_offsets = workspace.tap_offsets(std::size_t(g.kh) * g.kw * g.positions());
+    build_tap_offsets(g, tap_offsets);
+#pragma omp parallel for num_threads(team) schedule(static) if (team > 1)
+    for (int group = 0; group < groups.count; ++group) {
+        float* buffer = workspace.columns(omp_get_thread_num());
+        kernel(tap_offsets, groups.samples(g, group), buffer, buffer + outputs_offset);
     }
 }
 
@@ -462,7 +479,9 @@ void direct_forward(const ConvGeometry& g, const float* in, const float* weight,
 
 // Output channels per register block: 3 x 7 accumulators, 3 output-gradient vectors and one input
 // vector fit in the 32 vector registers.
-constexpr int direct_weights_block(int kw) { return kw == 7 ? 3 : 1; }
+constexpr int direct_weights_block(int kw) {
+    return kw == 7 ? 3 : 1;
+}
 
 // Where it measured faster (docs/performance.md): 7-wide kernels, stride 1, rows of at least a vector,
 // up to 32 output channels. With 3-5 wide kernels the GEMM was as fast or faster: fewer taps share
@@ -509,8 +528,7 @@ void direct_weights_taps(const ConvGeometry& g, const DirectWeightsLayout& layou
         const float* d_row = dout_rows + std::size_t(o_begin) * channel_floats + std::size_t(y) * row_floats;
         for (int v = 0; v < layout.row_vectors; ++v) {
             Lanes d[kBlock];
-            for (int b = 0; b < kBlock; ++b)
-                std::memcpy(&d[b], d_row + b * channel_floats + v * kLanes, sizeof(Lanes));
+            for (int b = 0; b < kBlock; ++b) std::memcpy(&d[b], d_row + b * channel_floats + v * kLanes, sizeof(Lanes));
             for (int j = 0; j < KW; ++j) {
                 Lanes x;
                 std::memcpy(&x, in_row + v * kLanes + j, sizeof(Lanes));
@@ -528,8 +546,8 @@ void direct_weights_taps(const ConvGeometry& g, const DirectWeightsLayout& layou
 
 // One sample's dweight and dbias (ACCUMULATED); in is (C,H,W), dout (OC,OH,OW), buffer holds the layout.
 template <int KW>
-void direct_weights_sample(const ConvGeometry& g, const DirectWeightsLayout& layout, const float* in,
-                           const float* dout, float* dweight, float* dbias, float* buffer) {
+void direct_weights_sample(const ConvGeometry& g, const DirectWeightsLayout& layout, const float* in, const float* dout,
+                           float* dweight, float* dbias, float* buffer) {
     float* padded = buffer;
     float* dout_rows = buffer + layout.input.sample_floats(g.c);
     pad_sample(g, layout.input, in, padded);
@@ -668,16 +686,10 @@ void conv2d_forward(const ConvGeometry& g, const float* in, const float* weight,
     }
     if (const SampleGroups groups = plan_groups(g, useful_threads(g, threads, g.n), workspace.group_columns());
         groups.size > 1) {
-        const std::size_t width = groups.width(g), result_offset = g.patch_size() * width;
-        const int team = useful_threads(g, threads, groups.count);
-        workspace.prepare(team, result_offset + std::size_t(g.oc) * width, 0);
-        int* tap_offsets = workspace.tap_offsets(std::size_t(g.kh) * g.kw * g.positions());
-        build_tap_offsets(g, tap_offsets);
-#pragma omp parallel for num_threads(team) schedule(static) if (team > 1)
-        for (int group = 0; group < groups.count; ++group) {
-            float* cols = workspace.columns(omp_get_thread_num());
-            forward_group(g, tap_offsets, in, weight, bias, out, groups.samples(g, group), cols, cols + result_offset);
-        }
+        run_groups(g, groups, threads, workspace,
+                   [&](const int* tap_offsets, IndexRange samples, float* cols, float* result) {
+                       forward_group(g, tap_offsets, in, weight, bias, out, samples, cols, result);
+                   });
         return;
     }
     const bool pointwise = g.is_pointwise();
@@ -705,17 +717,10 @@ void conv2d_backward_input(const ConvGeometry& g, const float* dout, const float
     // dcols = weight^T x dout, then col2im scatters the columns back onto din.
     if (const SampleGroups groups = plan_groups(g, useful_threads(g, threads, g.n), workspace.group_columns());
         groups.size > 1) {
-        const std::size_t width = groups.width(g), gathered_offset = g.patch_size() * width;
-        const int team = useful_threads(g, threads, groups.count);
-        workspace.prepare(team, gathered_offset + std::size_t(g.oc) * width, 0);
-        int* tap_offsets = workspace.tap_offsets(std::size_t(g.kh) * g.kw * g.positions());
-        build_tap_offsets(g, tap_offsets);
-#pragma omp parallel for num_threads(team) schedule(static) if (team > 1)
-        for (int group = 0; group < groups.count; ++group) {
-            float* dcols = workspace.columns(omp_get_thread_num());
-            backward_input_group(g, tap_offsets, dout, weight, din, groups.samples(g, group), dcols,
-                                 dcols + gathered_offset);
-        }
+        run_groups(g, groups, threads, workspace,
+                   [&](const int* tap_offsets, IndexRange samples, float* dcols, float* gathered) {
+                       backward_input_group(g, tap_offsets, dout, weight, din, samples, dcols, gathered);
+                   });
         return;
     }
     const std::size_t column_floats = g.patch_size() * g.positions();

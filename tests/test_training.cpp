@@ -223,8 +223,8 @@ TEST_CASE("with_dropout_rate changes only the dropout rates; a fine-tune with --
     // Through train_network: the saved model carries the new rate, and the setting is part of the run.
     SyntheticSplits s = make_splits(8);
     const std::string arch = std::string(kTinyArchitecture);
-    write_file_atomically(s.dir.file("drop.arch"), arch.substr(0, arch.find("dense")) + "dropout rate=0.5\n" +
-                                                       arch.substr(arch.find("dense")));
+    write_file_atomically(s.dir.file("drop.arch"),
+                          arch.substr(0, arch.find("dense")) + "dropout rate=0.5\n" + arch.substr(arch.find("dense")));
     std::atomic<bool> stop{false};
     TrainSettings base = tiny_settings(s, s.dir.file("base.fer"));
     base.arch = s.dir.file("drop.arch");

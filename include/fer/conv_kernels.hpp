@@ -28,10 +28,10 @@ struct ConvGeometry {
     }
 };
 
-// Reusable per-thread scratch for the fast kernels: im2col column tiles (or sample groups), weight-gradient partials and
-// the flipped weights of the input gradient. Buffers only grow, so once a layer has seen its largest
-// batch a training step allocates nothing. prepare(), flipped_weights() and tap_offsets() must be called outside any
-// parallel region; the accessors are then safe from threads.
+// Reusable per-thread scratch for the fast kernels: im2col column tiles (or sample groups), weight-gradient partials
+// and the flipped weights of the input gradient. Buffers only grow, so once a layer has seen its largest batch a
+// training step allocates nothing. prepare(), flipped_weights() and tap_offsets() must be called outside any parallel
+// region; the accessors are then safe from threads.
 class ConvWorkspace {
 public:
     void prepare(int threads, std::size_t column_floats, std::size_t partial_floats);
