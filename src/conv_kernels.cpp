@@ -170,6 +170,18 @@ void backward_input_gemm(const ConvGeometry& g, const float* dout, const float* 
     dcol_matrix.middleCols(begin, count).noalias() = weight_matrix.transpose() * dout_matrix.middleCols(begin, count);
 }
 
+// sums[r] += the sum of row r of rows (count, length), in a plain loop: Eigen's vectorised sum would
+// start where its buffer's alignment lets it, which varies from run to run for a workspace buffer, and
+// with it the rounding.
+void add_row_sums(const float* rows, int count, std::size_t length, float* sums) {
+    for (int r = 0; r < count; ++r) {
+        const float* row = rows + std::size_t(r) * length;
+        float sum = 0.0f;
+        for (std::size_t p = 0; p < length; ++p) sum += row[p];
+        sums[r] += sum;
+    }
+}
+
 // ---- sample groups (small maps) ----
 // A 6x6 or 3x3 map gives each sample's product only 36 or 9 columns, too few for the GEMM to run at
 // speed (gap's 3x3 layers ran at 25-45 GFLOP/s per sample, 75-115 in groups). Such convolutions work on groups of
@@ -272,15 +284,7 @@ void backward_weights_group(const ConvGeometry& g, const int* tap_offsets, const
     const ConstMatrixMap dout_matrix(gathered, g.oc, Eigen::Index(width));
     MatrixMap(dweight, g.oc, Eigen::Index(g.patch_size())).noalias() +=
         dout_matrix * ConstMatrixMap(cols, Eigen::Index(g.patch_size()), Eigen::Index(width)).transpose();
-    // A plain loop: Eigen's vectorised sum would start where its buffer's alignment lets it, which varies
-    // from run to run for a workspace buffer, and with it the rounding.
-    if (dbias)
-        for (int o = 0; o < g.oc; ++o) {
-            const float* row = gathered + std::size_t(o) * width;
-            float sum = 0.0f;
-            for (std::size_t p = 0; p < width; ++p) sum += row[p];
-            dbias[o] += sum;
-        }
+    if (dbias) add_row_sums(gathered, g.oc, width, dbias);
 }
 
 // din of the group's samples: dcols = weight^T x dout, then each column is summed back onto the pixel
@@ -562,13 +566,7 @@ void direct_weights_sample(const ConvGeometry& g, const DirectWeightsLayout& lay
         for (int i = 0; i < g.kh; ++i)
             for (int o = 0; o < g.oc; o += direct_weights_block(KW))
                 direct_weights_taps<KW>(g, layout, padded, dout_rows, c, i, o, dweight);
-    if (dbias)
-        for (int o = 0; o < g.oc; ++o) {
-            const float* row = dout + std::size_t(o) * g.positions();
-            float sum = 0.0f;
-            for (std::size_t p = 0; p < g.positions(); ++p) sum += row[p];
-            dbias[o] += sum;
-        }
+    if (dbias) add_row_sums(dout, g.oc, g.positions(), dbias);
 }
 
 void direct_weights(const ConvGeometry& g, const DirectWeightsLayout& layout, const float* in, const float* dout,

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "config_text.hpp"
 #include "fer/architecture.hpp"
 #include "fer/atomic_file.hpp"
 #include "fer/batch.hpp"
@@ -199,26 +200,23 @@ Network build_network(const std::string& arch_name, std::uint64_t seed, const In
 
 Network with_dropout_rate(const Network& net, float rate) {
     if (!(rate >= 0.0f && rate < 1.0f))
-        throw std::invalid_argument("dropout rate must be in [0, 1), got " + std::to_string(rate));
+        throw std::invalid_argument("dropout rate must be in [0, 1), got " + config_text::number(rate));
     const std::string text = net.architecture();
     // The canonical text has one layer per line, "dropout rate=R seed=S" for each dropout layer.
     std::istringstream lines(text);
     std::ostringstream changed;
-    changed.precision(9);
     for (std::string line; std::getline(lines, line);) {
         const std::size_t start = line.find_first_not_of(' ');
         if (start != std::string::npos && line.compare(start, 8, "dropout ") == 0) {
             const std::size_t value = line.find("rate=", start);
             if (value == std::string::npos) throw std::logic_error("dropout line without a rate: " + line);
             const std::size_t end = line.find(' ', value);
-            std::ostringstream rate_text;
-            rate_text.precision(9);
-            rate_text << rate;
-            line = line.substr(0, value + 5) + rate_text.str() + (end == std::string::npos ? "" : line.substr(end));
+            line = line.substr(0, value + 5) + config_text::number(rate) +
+                   (end == std::string::npos ? "" : line.substr(end));
         }
         changed << line << '\n';
     }
-    Architecture arch = parse_architecture(changed.str(), "the network with dropout " + std::to_string(rate));
+    Architecture arch = parse_architecture(changed.str(), "the network with dropout " + config_text::number(rate));
     Network result(std::move(arch.layers), net.input(), net.class_names());
     std::copy(net.params().begin(), net.params().end(), result.params().begin());
     std::copy(net.state().begin(), net.state().end(), result.state().begin());
@@ -317,11 +315,7 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
             net.emplace(std::move(start.network));
             say("fine-tuning " + s.init_from);
         }
-        if (s.dropout) {
-            Network changed = with_dropout_rate(*net, *s.dropout);
-            net.reset();
-            net.emplace(std::move(changed));
-        }
+        if (s.dropout) net = with_dropout_rate(*net, *s.dropout);
         say(net->summary());
     }
 
