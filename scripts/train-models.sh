@@ -4,13 +4,13 @@
 # and logs go to ${FER_RUNS:-/var/tmp/fer-runs}/<model>/, and a run that is interrupted continues with
 # the same command plus --resume (this script adds it when a checkpoint exists).
 #
-#   scripts/train-models.sh five_layer|gap|gap_stage2|five_layer_weighted|gap_weighted [fer-train flags...]
+#   scripts/train-models.sh five_layer|gap|gap_stage2|vgg_small|five_layer_weighted|gap_weighted [fer-train flags...]
 #
 # The *_weighted models fine-tune the shipped unweighted model (data/models/<base>.fer) with class-balanced
 # loss weights, choosing the epoch by validation macro-F1: the paper's remedy for the rare disgust class.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model=${1:?usage: scripts/train-models.sh five_layer|gap|gap_stage2|five_layer_weighted|gap_weighted}
+model=${1:?usage: scripts/train-models.sh five_layer|gap|gap_stage2|vgg_small|five_layer_weighted|gap_weighted}
 shift
 bin=${FER_BUILD_DIR:-build}
 data=${FER_DATA:-../shared/data/fer2013}
@@ -26,6 +26,9 @@ case "$model" in
     # and augmentation): go on with dropout 0.2 and a fresh cosine cycle
     flags=(--init data/models/training_stages/gap_stage1.fer --dropout 0.2 --epochs 40 --batch 128 --optimizer adam
            --lr 0.0005 --schedule cosine --seed 1 --threads 2) ;;
+  vgg_small)  # a third from-scratch net for the ensemble: VGG-style, 3x3 convolutions with BN, 4 stages, GAP
+    flags=(--arch vgg_small --epochs 50 --batch 128 --optimizer sgd --lr 0.03 --momentum 0.9 --nesterov
+           --weight-decay 0.0005 --schedule cosine --warmup 2 --seed 1 --threads 2) ;;
   five_layer_weighted)
     flags=(--init data/models/five_layer.fer --class-weights balanced --select macro_f1 --epochs 8 --batch 256
            --optimizer sgd --lr 0.001 --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule cosine --seed 1
@@ -33,7 +36,7 @@ case "$model" in
   gap_weighted)
     flags=(--init data/models/gap.fer --class-weights balanced --select macro_f1 --epochs 8 --batch 128
            --optimizer adam --lr 0.0001 --schedule cosine --seed 1 --threads 2) ;;
-  *) echo "unknown model '$model' (five_layer, gap, gap_stage2, five_layer_weighted, gap_weighted)" >&2; exit 2 ;;
+  *) echo "unknown model '$model' (five_layer, gap, gap_stage2, vgg_small, five_layer_weighted, gap_weighted)" >&2; exit 2 ;;
 esac
 resume=()
 [ -f "$runs/$model.fer.ckpt" ] && resume=(--resume "$runs/$model.fer.ckpt")
