@@ -61,54 +61,101 @@ void check_input(const std::string& kind, const Shape& expected, const Tensor& i
 // plane has one writer either way, so the results do not depend on it.
 constexpr std::size_t kParallelMinElements = std::size_t(1) << 15;
 
-// The part of one window that lies inside the input plane (padding excluded).
-struct Window {
-    int y_begin, y_end, x_begin, x_end;
-    int count() const { return (y_end - y_begin) * (x_end - x_begin); }
+// Output columns ox whose whole window [ox*stride - pad, ... + size) lies inside [0, in): the row pass
+// runs these without clipping, in a loop the compiler vectorises.
+struct InteriorRange {
+    int begin, end;
 };
 
-Window clip_window(const PoolGeometry& g, int oy, int ox) {
-    const int y0 = oy * g.stride_h - g.pad_top, x0 = ox * g.stride_w - g.pad_left;
-    return {std::max(y0, 0), std::min(y0 + g.size_h, g.h), std::max(x0, 0), std::min(x0 + g.size_w, g.w)};
+InteriorRange interior_outputs(int in, int size, int stride, int pad, int out) {
+    const int begin = std::min(out, (pad + stride - 1) / stride);
+    const int end = in >= size ? std::clamp((in - size + pad) / stride + 1, begin, out) : begin;
+    return {begin, end};
+}
+
+// Both poolings work one output row at a time in two passes: a column pass over the window's input
+// rows (contiguous, so it vectorises), then a row pass over each window's columns.
+struct PoolRow {
+    int y_begin, y_end;
+};
+
+PoolRow pool_row(const PoolGeometry& g, int oy) {
+    const int y0 = oy * g.stride_h - g.pad_top;
+    return {std::max(y0, 0), std::min(y0 + g.size_h, g.h)};
+}
+
+// Per-thread scratch of one input row: column maxima (or sums) and, for max pooling in training, the
+// plane index each column maximum came from.
+struct PoolScratch {
+    std::vector<float> columns;
+    std::vector<int> indices;
+    explicit PoolScratch(const PoolGeometry& g) : columns(std::size_t(g.w)), indices(std::size_t(g.w)) {}
+};
+
+// The max-pooling rule: a plain window scan (strict >) picks the first maximum in row-major order,
+// which is the maximum with the smallest plane index. Outputs [begin, end) of one output row take window
+// column kx: value x[ox*stride + offset]. kStride is the stride when it is known at compile time (then
+// the compiler vectorises the loop over outputs), 0 otherwise.
+template <bool kTrackArgmax, int kStride>
+void max_pool_consider(const float* __restrict column_max, const int* __restrict column_index, int stride, int offset,
+                       int begin, int end, float* __restrict best, int* __restrict best_index) {
+    if constexpr (kStride != 0) stride = kStride;
+    for (int ox = begin; ox < end; ++ox) {
+        const int x = ox * stride + offset;
+        bool better = column_max[x] > best[ox];
+        if constexpr (kTrackArgmax) {
+            // | and &, not || and &&: branches on data would stop the vectorisation.
+            better = better | ((column_max[x] == best[ox]) & (column_index[x] < best_index[ox]));
+            best_index[ox] = better ? column_index[x] : best_index[ox];
+        }
+        best[ox] = better ? column_max[x] : best[ox];
+    }
 }
 
 // plane is one (H,W) input channel, out its (OH,OW) output; argmax (OH*OW) is filled when tracked.
-// A plain window scan is one long compare-and-select chain per output, bound by its latency. Here a
-// block of kBlock neighbouring outputs of a row advances through the window elements together (in
-// row-major order, as the plain scan): independent lanes, kept in registers, that the compiler
-// vectorises. Window elements in the padding are read at a clamped in-row index and never win.
-// Strict >, so ties keep the first element.
+// The column pass keeps each column's maximum over the window's rows; the row pass runs window column by
+// window column across the whole output row. Outputs whose window the padding clips are done one by one.
 template <bool kTrackArgmax>
-void max_pool_plane(const PoolGeometry& g, const float* plane, float* out, int* argmax) {
-    constexpr int kBlock = 16;
+void max_pool_plane(const PoolGeometry& g, const float* plane, float* out, int* argmax, PoolScratch& scratch) {
+    float* __restrict column_max = scratch.columns.data();
+    int* __restrict column_index = scratch.indices.data();
+    const InteriorRange interior = interior_outputs(g.w, g.size_w, g.stride_w, g.pad_left, g.ow);
+    auto consider = g.stride_w == 1   ? max_pool_consider<kTrackArgmax, 1>
+                    : g.stride_w == 2 ? max_pool_consider<kTrackArgmax, 2>
+                                      : max_pool_consider<kTrackArgmax, 0>;
     for (int oy = 0; oy < g.oh; ++oy) {
-        const int y0 = oy * g.stride_h - g.pad_top;
-        const int y_begin = std::max(y0, 0), y_end = std::min(y0 + g.size_h, g.h);
-        for (int block = 0; block < g.ow; block += kBlock) {
-            float best_value[kBlock];
-            int best[kBlock];
-            for (int j = 0; j < kBlock; ++j) {  // each window's first valid element
-                const int x = std::clamp((block + j) * g.stride_w - g.pad_left, 0, g.w - 1);
-                best[j] = y_begin * g.w + x;
-                best_value[j] = plane[best[j]];
+        const PoolRow window = pool_row(g, oy);
+        const float* first = plane + std::size_t(window.y_begin) * g.w;
+        std::copy(first, first + g.w, column_max);
+        if constexpr (kTrackArgmax)
+            for (int x = 0; x < g.w; ++x) column_index[x] = window.y_begin * g.w + x;
+        for (int y = window.y_begin + 1; y < window.y_end; ++y) {
+            const float* __restrict row = plane + std::size_t(y) * g.w;
+            for (int x = 0; x < g.w; ++x) {
+                const bool better = row[x] > column_max[x];
+                column_max[x] = better ? row[x] : column_max[x];
+                if constexpr (kTrackArgmax) column_index[x] = better ? y * g.w + x : column_index[x];
             }
-            for (int y = y_begin; y < y_end; ++y) {
-                const float* row = plane + y * g.w;
-                for (int kx = 0; kx < g.size_w; ++kx)
-                    for (int j = 0; j < kBlock; ++j) {
-                        const int x = (block + j) * g.stride_w - g.pad_left + kx;
-                        const bool inside = x >= 0 && x < g.w;
-                        const int clamped = std::clamp(x, 0, g.w - 1);
-                        const float value = row[clamped];
-                        const bool better = inside && value > best_value[j];
-                        best_value[j] = better ? value : best_value[j];
-                        if constexpr (kTrackArgmax) best[j] = better ? y * g.w + clamped : best[j];
-                    }
+        }
+        float* best = out + std::size_t(oy) * g.ow;
+        int* best_index = kTrackArgmax ? argmax + std::size_t(oy) * g.ow : nullptr;
+        auto start = [&](int ox, int x) {
+            best[ox] = column_max[x];
+            if constexpr (kTrackArgmax) best_index[ox] = column_index[x];
+        };
+        for (int ox = 0; ox < g.ow; ++ox) {
+            if (ox == interior.begin && interior.end > interior.begin) {  // the unclipped outputs, vectorised
+                for (; ox < interior.end; ++ox) start(ox, ox * g.stride_w - g.pad_left);
+                for (int kx = 1; kx < g.size_w; ++kx)
+                    consider(column_max, column_index, g.stride_w, kx - g.pad_left, interior.begin, interior.end, best,
+                             best_index);
+                if (ox == g.ow) break;
             }
-            const int count = std::min(kBlock, g.ow - block);
-            for (int j = 0; j < count; ++j) out[oy * g.ow + block + j] = best_value[j];
-            if constexpr (kTrackArgmax)
-                for (int j = 0; j < count; ++j) argmax[oy * g.ow + block + j] = best[j];
+            const int x0 = ox * g.stride_w - g.pad_left;
+            const int x_begin = std::max(x0, 0), x_end = std::min(x0 + g.size_w, g.w);
+            start(ox, x_begin);
+            for (int x = x_begin + 1; x < x_end; ++x)
+                consider(column_max, column_index, 0, x, 0, 1, best + ox, kTrackArgmax ? best_index + ox : nullptr);
         }
     }
 }
@@ -119,28 +166,49 @@ void max_pool_backward_plane(const PoolGeometry& g, const float* dout, const int
     for (int o = 0; o < g.oh * g.ow; ++o) din[argmax[o]] += dout[o];
 }
 
-// plane is one (H,W) input channel, out its (OH,OW) output: the mean of each window's valid elements.
-void avg_pool_plane(const PoolGeometry& g, const float* plane, float* out) {
-    for (int oy = 0; oy < g.oh; ++oy)
-        for (int ox = 0; ox < g.ow; ++ox) {
-            const Window win = clip_window(g, oy, ox);
-            float sum = 0.0f;
-            for (int y = win.y_begin; y < win.y_end; ++y)
-                for (int x = win.x_begin; x < win.x_end; ++x) sum += plane[y * g.w + x];
-            out[oy * g.ow + ox] = sum / float(win.count());
+// plane is one (H,W) input channel, out its (OH,OW) output: the mean of each window's valid elements,
+// summed down the window's rows first, then across its columns.
+void avg_pool_plane(const PoolGeometry& g, const float* plane, float* out, PoolScratch& scratch) {
+    float* column_sum = scratch.columns.data();
+    for (int oy = 0; oy < g.oh; ++oy) {
+        const PoolRow window = pool_row(g, oy);
+        const float* first = plane + std::size_t(window.y_begin) * g.w;
+        std::copy(first, first + g.w, column_sum);
+        for (int y = window.y_begin + 1; y < window.y_end; ++y) {
+            const float* row = plane + std::size_t(y) * g.w;
+            for (int x = 0; x < g.w; ++x) column_sum[x] += row[x];
         }
+        const int rows = window.y_end - window.y_begin;
+        for (int ox = 0; ox < g.ow; ++ox) {
+            const int x0 = ox * g.stride_w - g.pad_left;
+            const int x_begin = std::max(x0, 0), x_end = std::min(x0 + g.size_w, g.w);
+            float sum = 0.0f;
+            for (int x = x_begin; x < x_end; ++x) sum += column_sum[x];
+            out[std::size_t(oy) * g.ow + ox] = sum / float(rows * (x_end - x_begin));
+        }
+    }
 }
 
-// dout is one (OH,OW) gradient plane; din (H,W) is assigned.
-void avg_pool_backward_plane(const PoolGeometry& g, const float* dout, float* din) {
+// dout is one (OH,OW) gradient plane; din (H,W) is assigned: each output row's shares are spread across
+// its windows' columns, then added to every row of the window.
+void avg_pool_backward_plane(const PoolGeometry& g, const float* dout, float* din, PoolScratch& scratch) {
+    float* column_share = scratch.columns.data();
     std::fill(din, din + g.h * g.w, 0.0f);
-    for (int oy = 0; oy < g.oh; ++oy)
+    for (int oy = 0; oy < g.oh; ++oy) {
+        const PoolRow window = pool_row(g, oy);
+        const int rows = window.y_end - window.y_begin;
+        std::fill(column_share, column_share + g.w, 0.0f);
         for (int ox = 0; ox < g.ow; ++ox) {
-            const Window win = clip_window(g, oy, ox);
-            const float share = dout[oy * g.ow + ox] / float(win.count());
-            for (int y = win.y_begin; y < win.y_end; ++y)
-                for (int x = win.x_begin; x < win.x_end; ++x) din[y * g.w + x] += share;
+            const int x0 = ox * g.stride_w - g.pad_left;
+            const int x_begin = std::max(x0, 0), x_end = std::min(x0 + g.size_w, g.w);
+            const float share = dout[std::size_t(oy) * g.ow + ox] / float(rows * (x_end - x_begin));
+            for (int x = x_begin; x < x_end; ++x) column_share[x] += share;
         }
+        for (int y = window.y_begin; y < window.y_end; ++y) {
+            float* row = din + std::size_t(y) * g.w;
+            for (int x = 0; x < g.w; ++x) row[x] += column_share[x];
+        }
+    }
 }
 
 }  // namespace
@@ -171,14 +239,18 @@ void MaxPool2D::forward(const Tensor& in, Tensor& out, const Context& ctx) {
     int* argmax = ctx.training ? argmax_.data() : nullptr;
     const float* src = in.data();
     float* dst = out.data();
-#pragma omp parallel for num_threads(ctx.threads) schedule(static) if (in.size() >= kParallelMinElements)
-    for (int p = 0; p < planes; ++p)
-        if (argmax)
-            max_pool_plane<true>(geometry_, src + std::size_t(p) * in_plane, dst + std::size_t(p) * out_plane,
-                                 argmax + std::size_t(p) * out_plane);
-        else
-            max_pool_plane<false>(geometry_, src + std::size_t(p) * in_plane, dst + std::size_t(p) * out_plane,
-                                  nullptr);
+#pragma omp parallel num_threads(ctx.threads) if (in.size() >= kParallelMinElements)
+    {
+        PoolScratch scratch(geometry_);
+#pragma omp for schedule(static)
+        for (int p = 0; p < planes; ++p)
+            if (argmax)
+                max_pool_plane<true>(geometry_, src + std::size_t(p) * in_plane, dst + std::size_t(p) * out_plane,
+                                     argmax + std::size_t(p) * out_plane, scratch);
+            else
+                max_pool_plane<false>(geometry_, src + std::size_t(p) * in_plane, dst + std::size_t(p) * out_plane,
+                                      nullptr, scratch);
+    }
 }
 
 void MaxPool2D::backward(const Tensor& in, const Tensor& /*out*/, const Tensor& dout, Tensor* din, const Context& ctx) {
@@ -222,9 +294,13 @@ void AvgPool2D::forward(const Tensor& in, Tensor& out, const Context& ctx) {
     out.resize(output_shape_.with_batch(in.shape().n));
     const float* src = in.data();
     float* dst = out.data();
-#pragma omp parallel for num_threads(ctx.threads) schedule(static) if (in.size() >= kParallelMinElements)
-    for (int p = 0; p < planes; ++p)
-        avg_pool_plane(geometry_, src + std::size_t(p) * in_plane, dst + std::size_t(p) * out_plane);
+#pragma omp parallel num_threads(ctx.threads) if (in.size() >= kParallelMinElements)
+    {
+        PoolScratch scratch(geometry_);
+#pragma omp for schedule(static)
+        for (int p = 0; p < planes; ++p)
+            avg_pool_plane(geometry_, src + std::size_t(p) * in_plane, dst + std::size_t(p) * out_plane, scratch);
+    }
 }
 
 void AvgPool2D::backward(const Tensor& in, const Tensor& /*out*/, const Tensor& dout, Tensor* din, const Context& ctx) {
@@ -236,9 +312,14 @@ void AvgPool2D::backward(const Tensor& in, const Tensor& /*out*/, const Tensor& 
     const int in_plane = geometry_.h * geometry_.w, out_plane = geometry_.oh * geometry_.ow;
     const float* upstream = dout.data();
     float* target = din->data();
-#pragma omp parallel for num_threads(ctx.threads) schedule(static) if (in.size() >= kParallelMinElements)
-    for (int p = 0; p < planes; ++p)
-        avg_pool_backward_plane(geometry_, upstream + std::size_t(p) * out_plane, target + std::size_t(p) * in_plane);
+#pragma omp parallel num_threads(ctx.threads) if (in.size() >= kParallelMinElements)
+    {
+        PoolScratch scratch(geometry_);
+#pragma omp for schedule(static)
+        for (int p = 0; p < planes; ++p)
+            avg_pool_backward_plane(geometry_, upstream + std::size_t(p) * out_plane,
+                                    target + std::size_t(p) * in_plane, scratch);
+    }
 }
 
 // ---- GlobalAvgPool2D ----

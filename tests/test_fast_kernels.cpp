@@ -1,5 +1,5 @@
 // The speed-oriented kernels against plain references: convolution row tiles, the direct convolution and
-// the flipped-kernel input gradient, the vectorised max pooling (ties included) and ReLU.
+// the flipped-kernel input gradient, the two-pass max (ties included) and average pooling, and ReLU.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -179,20 +179,25 @@ void max_pool_reference(const Shape& in_shape, const Pool2DSpec& spec, const Ten
     }
 }
 
+struct PoolCase {
+    Shape in;
+    Pool2DSpec spec;
+};
+
+// Windows clipped by the padding on either side, strides of 1, 2 (the compile-time paths) and 3, maps
+// narrower than a vector and wider than two, windows larger than the map.
+const std::vector<PoolCase> pool_cases = {
+    {{2, 3, 48, 48}, {3, 3, 2, 2, Padding::same}}, {{2, 2, 12, 12}, {3, 3, 2, 2, Padding::same}},
+    {{1, 2, 7, 9}, {3, 3, 2, 2, Padding::same}},   {{2, 2, 8, 8}, {2, 2, 2, 2, Padding::valid}},
+    {{1, 3, 9, 7}, {3, 3, 1, 1, Padding::same}},   {{2, 1, 11, 37}, {4, 3, 2, 1, Padding::same}},
+    {{1, 2, 5, 40}, {2, 5, 1, 3, Padding::valid}}, {{1, 1, 3, 3}, {5, 5, 2, 2, Padding::same}},
+    {{2, 2, 48, 48}, {2, 2, 2, 2, Padding::same}}, {{1, 2, 13, 35}, {3, 3, 2, 2, Padding::same}},
+};
+
 }  // namespace
 
 TEST_CASE("max pooling matches a plain window scan, ties included") {
-    struct PoolCase {
-        Shape in;
-        Pool2DSpec spec;
-    };
-    const std::vector<PoolCase> cases = {
-        {{2, 3, 48, 48}, {3, 3, 2, 2, Padding::same}}, {{2, 2, 12, 12}, {3, 3, 2, 2, Padding::same}},
-        {{1, 2, 7, 9}, {3, 3, 2, 2, Padding::same}},   {{2, 2, 8, 8}, {2, 2, 2, 2, Padding::valid}},
-        {{1, 3, 9, 7}, {3, 3, 1, 1, Padding::same}},   {{2, 1, 11, 37}, {4, 3, 2, 1, Padding::same}},
-        {{1, 2, 5, 40}, {2, 5, 1, 3, Padding::valid}}, {{1, 1, 3, 3}, {5, 5, 2, 2, Padding::same}},
-    };
-    for (const PoolCase& pc : cases)
+    for (const PoolCase& pc : pool_cases)
         for (int threads : {1, 2}) {
             INFO(pc.in.str(), " window ", pc.spec.size_h, "x", pc.spec.size_w, " stride ", pc.spec.stride_h, "x",
                  pc.spec.stride_w, " ", to_string(pc.spec.padding), " threads ", threads);
@@ -222,6 +227,65 @@ TEST_CASE("max pooling matches a plain window scan, ties included") {
             for (std::size_t k = 0; k < winner.size(); ++k)
                 expected_din[(k / plane_out) * plane_in + std::size_t(winner[k])] += float(k + 1);
             CHECK(std::vector<float>(din.data(), din.data() + din.size()) == expected_din);
+        }
+}
+
+namespace {
+
+// The definition: each output is the mean of its window's valid elements (in double), and backward
+// gives each of them an equal share of the output's gradient.
+void avg_pool_reference(const Shape& in_shape, const Pool2DSpec& spec, const Tensor& in, const Tensor& dout,
+                        std::vector<double>& out, std::vector<double>& din) {
+    const AxisGeometry rows = axis_geometry(in_shape.h, spec.size_h, spec.stride_h, spec.padding);
+    const AxisGeometry cols = axis_geometry(in_shape.w, spec.size_w, spec.stride_w, spec.padding);
+    out.clear();
+    din.assign(in.size(), 0.0);
+    const std::size_t plane = std::size_t(in_shape.h) * in_shape.w;
+    for (int p = 0; p < in_shape.n * in_shape.c; ++p)
+        for (int oy = 0; oy < rows.out; ++oy)
+            for (int ox = 0; ox < cols.out; ++ox) {
+                std::vector<std::size_t> window;
+                for (int i = 0; i < spec.size_h; ++i)
+                    for (int j = 0; j < spec.size_w; ++j) {
+                        const int y = oy * spec.stride_h - rows.pad_before + i;
+                        const int x = ox * spec.stride_w - cols.pad_before + j;
+                        if (y >= 0 && y < in_shape.h && x >= 0 && x < in_shape.w)
+                            window.push_back(p * plane + std::size_t(y) * in_shape.w + x);
+                    }
+                double sum = 0.0;
+                for (std::size_t k : window) sum += in[k];
+                const double share = dout[out.size()] / double(window.size());
+                out.push_back(sum / double(window.size()));
+                for (std::size_t k : window) din[k] += share;
+            }
+}
+
+double max_difference(const Tensor& a, const std::vector<double>& b) {
+    double diff = 0.0;
+    for (std::size_t i = 0; i < b.size(); ++i) diff = std::max(diff, std::abs(double(a[i]) - b[i]));
+    return diff;
+}
+
+}  // namespace
+
+TEST_CASE("average pooling matches a plain window mean, forward and backward") {
+    for (const PoolCase& pc : pool_cases)
+        for (int threads : {1, 2}) {
+            INFO(pc.in.str(), " window ", pc.spec.size_h, "x", pc.spec.size_w, " stride ", pc.spec.stride_h, "x",
+                 pc.spec.stride_w, " ", to_string(pc.spec.padding), " threads ", threads);
+            AvgPool2D pool(pc.spec);
+            const Shape out_shape = pool.setup(pc.in.with_batch(1));
+            const Tensor in = fer::testing::random_tensor(pc.in, 11);
+            const Tensor dout = fer::testing::random_tensor(out_shape.with_batch(pc.in.n), 12);
+            std::vector<double> expected_out, expected_din;
+            avg_pool_reference(pc.in, pc.spec, in, dout, expected_out, expected_din);
+            Tensor out, din;
+            pool.forward(in, out, Context{true, threads, 0});
+            REQUIRE(out.size() == expected_out.size());
+            CHECK(max_difference(out, expected_out) < 1e-6);
+            pool.backward(in, out, dout, &din, Context{true, threads, 0});
+            REQUIRE(din.size() == expected_din.size());
+            CHECK(max_difference(din, expected_din) < 1e-6);
         }
 }
 
