@@ -110,10 +110,12 @@ struct TilePlan {
 };
 
 // A pointwise kernel reads its input in place, so its whole sample is one tile; otherwise a tile holds
-// as many whole output rows as fit in tile_floats (at least one).
-TilePlan plan_tiles(const ConvGeometry& g, std::size_t tile_floats) {
+// as many whole output rows as fit in tile_floats (at least one). min_tiles cuts a sample into at least
+// that many tiles (as the rows allow), so that a batch smaller than the team still keeps it busy.
+TilePlan plan_tiles(const ConvGeometry& g, std::size_t tile_floats, int min_tiles = 1) {
     const std::size_t row_floats = g.patch_size() * std::size_t(g.ow);
-    const int rows = g.is_pointwise() ? g.oh : int(std::clamp<std::size_t>(tile_floats / row_floats, 1, g.oh));
+    int rows = g.is_pointwise() ? g.oh : int(std::clamp<std::size_t>(tile_floats / row_floats, 1, g.oh));
+    rows = std::min(rows, std::max(1, (g.oh + min_tiles - 1) / min_tiles));
     return {rows, (g.oh + rows - 1) / rows};
 }
 
@@ -307,6 +309,45 @@ void backward_input_group(const ConvGeometry& g, const int* tap_offsets, const f
                 const int* offset = tap_offsets + k * positions;
                 for (std::size_t p = 0; p < positions; ++p)
                     if (offset[p] >= 0) dst[offset[p]] += src[p];
+            }
+        }
+    }
+}
+
+// A batch smaller than the team on a small map (batch-1 inference): per sample, the team gathers the
+// im2col columns through the tap table, channels split between threads, then splits the product by
+// output channels (blocks of 8 rows), so that every thread works on the one sample.
+void forward_small_batch(const ConvGeometry& g, const float* in, const float* weight, const float* bias, float* out,
+                         int team, ConvWorkspace& workspace) {
+    const std::size_t positions = g.positions(), taps = std::size_t(g.kh) * g.kw, plane = std::size_t(g.h) * g.w;
+    workspace.prepare(1, g.patch_size() * positions, 0);
+    int* tap_offsets = workspace.tap_offsets(taps * positions);
+    build_tap_offsets(g, tap_offsets);
+    float* cols = workspace.columns(0);
+    const ConstMatrixMap col_matrix(cols, Eigen::Index(g.patch_size()), Eigen::Index(positions));
+    for (int n = 0; n < g.n; ++n) {
+        const float* sample = in + std::size_t(n) * g.input_size();
+        float* sample_out = out + std::size_t(n) * g.output_size();
+#pragma omp parallel num_threads(team) if (team > 1)
+        {
+#pragma omp for schedule(static)
+            for (int c = 0; c < g.c; ++c)
+                for (std::size_t k = 0; k < taps; ++k) {
+                    float* dst = cols + (std::size_t(c) * taps + k) * positions;
+                    const int* offset = tap_offsets + k * positions;
+                    const float* src = sample + std::size_t(c) * plane;
+                    for (std::size_t p = 0; p < positions; ++p) dst[p] = offset[p] >= 0 ? src[offset[p]] : 0.0f;
+                }
+            const IndexRange rows = split_range(std::size_t(g.oc), omp_get_num_threads(), omp_get_thread_num(), 8);
+            if (rows.size() > 0) {
+                const auto begin = Eigen::Index(rows.begin), count = Eigen::Index(rows.size());
+                auto out_block = MatrixMap(sample_out, g.oc, Eigen::Index(positions)).middleRows(begin, count);
+                if (bias)
+                    out_block = ConstVectorMap(bias + begin, count).replicate(1, Eigen::Index(positions));
+                else
+                    out_block.setZero();
+                out_block.noalias() +=
+                    ConstMatrixMap(weight, g.oc, Eigen::Index(g.patch_size())).middleRows(begin, count) * col_matrix;
             }
         }
     }
@@ -691,7 +732,13 @@ void conv2d_forward(const ConvGeometry& g, const float* in, const float* weight,
         return;
     }
     const bool pointwise = g.is_pointwise();
-    const TilePlan plan = plan_tiles(g, workspace.tile_floats());
+    // Fewer samples than threads: each sample is cut up so that the whole team works on it.
+    const int spread = useful_threads(g, threads, threads) > g.n ? (threads + g.n - 1) / g.n : 1;
+    if (g.positions() <= kGroupMaxPositions && !pointwise && (g.n == 1 || spread > 1)) {
+        forward_small_batch(g, in, weight, bias, out, useful_threads(g, threads, threads), workspace);
+        return;
+    }
+    const TilePlan plan = plan_tiles(g, workspace.tile_floats(), spread);
     const int items = g.n * plan.tiles_per_sample;
     const int team = useful_threads(g, threads, items);
     workspace.prepare(team, pointwise ? 0 : g.patch_size() * std::size_t(plan.rows_per_tile) * g.ow, 0);

@@ -16,6 +16,7 @@
 using namespace fer;
 using fer::testing::ConvCase;
 using fer::testing::make_geometry;
+using fer::testing::relative_difference;
 
 namespace {
 
@@ -24,16 +25,6 @@ std::string describe(const ConvCase& k, int threads) {
     std::snprintf(text, sizeof text, "n%d c%d %dx%d oc%d k%dx%d s%dx%d %s threads %d", k.n, k.c, k.h, k.w, k.oc, k.kh,
                   k.kw, k.stride_h, k.stride_w, to_string(k.padding).c_str(), threads);
     return text;
-}
-
-// max |a - b| divided by max(1, max |b|): the fast kernels must match the reference to 1e-4 of the magnitude.
-double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
-    double diff = 0, magnitude = 1;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        diff = std::max(diff, double(std::abs(a[i] - b[i])));
-        magnitude = std::max(magnitude, double(std::abs(b[i])));
-    }
-    return diff / magnitude;
 }
 
 std::vector<float> random_vector(std::size_t size, std::uint64_t seed) {
