@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "config_text.hpp"
+#include "fer/channel_epilogue.hpp"
 
 namespace fer {
 
@@ -125,25 +126,31 @@ void BatchNorm::forward_training(const Tensor& in, Tensor& out, const Context& c
     }
 }
 
-// in, out are (N,C,H,W); the running statistics fold into one scale and shift per channel.
-void BatchNorm::forward_eval(const Tensor& in, Tensor& out, const Context& ctx) const {
+void BatchNorm::eval_affine(float* scale, float* shift) const {
+    for (int c = 0; c < channels_; ++c) {
+        scale[c] = gamma_[c] / std::sqrt(running_var_[c] + epsilon_);
+        shift[c] = beta_[c] - running_mean_[c] * scale[c];
+    }
+}
+
+// in, out are (N,C,H,W); the running statistics fold into one scale and shift per channel, applied by
+// the same ChannelEpilogue that a convolution fused with this layer runs.
+void BatchNorm::forward_eval(const Tensor& in, Tensor& out, const Context& ctx) {
     const int batch = in.shape().n, spatial = in.shape().h * in.shape().w;
     const std::size_t sample = in.shape().sample_size();
     const float* x = in.data();
     float* y = out.data();
+    eval_scale_.resize(std::size_t(channels_));
+    eval_shift_.resize(std::size_t(channels_));
+    eval_affine(eval_scale_.data(), eval_shift_.data());
+    const ChannelEpilogue affine{eval_scale_.data(), eval_shift_.data(), false};
 
 #pragma omp parallel for num_threads(ctx.threads) schedule(static) if (in.size() >= kParallelMinElements)
-    for (int c = 0; c < channels_; ++c) {
-        const float scale = gamma_[c] / std::sqrt(running_var_[c] + epsilon_);
-        const float shift = beta_[c] - running_mean_[c] * scale;
+    for (int c = 0; c < channels_; ++c)
         for (int n = 0; n < batch; ++n) {
             const std::size_t offset = std::size_t(n) * sample + std::size_t(c) * spatial;
-            const float* xc = x + offset;
-            float* yc = y + offset;
-#pragma omp simd
-            for (int i = 0; i < spatial; ++i) yc[i] = xc[i] * scale + shift;
+            affine.apply(c, x + offset, y + offset, std::size_t(spatial));
         }
-    }
 }
 
 // dout, din, x_hat are (N,C,H,W). With m = N*H*W:

@@ -88,6 +88,13 @@ void Conv2D::forward(const Tensor& in, Tensor& out, const Context& ctx) {
     conv2d_forward(g, in.data(), weight_, bias_, out.data(), ctx.threads, workspace_);
 }
 
+void Conv2D::forward_fused(const Tensor& in, Tensor& out, const Context& ctx, const ChannelEpilogue& epilogue) {
+    check_ready(in, "forward");
+    const ConvGeometry g = geometry(in.shape().n);
+    out.resize(output_shape_.with_batch(g.n));
+    conv2d_forward(g, in.data(), weight_, bias_, out.data(), ctx.threads, workspace_, &epilogue);
+}
+
 void Conv2D::backward(const Tensor& in, const Tensor& /*out*/, const Tensor& dout, Tensor* din, const Context& ctx) {
     check_ready(in, "backward");
     const ConvGeometry g = geometry(in.shape().n);

@@ -138,7 +138,7 @@ ConstStridedMatrixMap tile_columns(const ConvGeometry& g, const float* sample_in
 
 // One sample's out[:, tile] = weight x columns(tile) + bias; in is (C,H,W), out is (OC,OH*OW).
 void forward_tile(const ConvGeometry& g, const float* sample_in, const float* weight, const float* bias,
-                  float* sample_out, IndexRange rows, float* buffer) {
+                  float* sample_out, IndexRange rows, float* buffer, const ChannelEpilogue* epilogue) {
     const ConstStridedMatrixMap cols = tile_columns(g, sample_in, rows, buffer);
     ConstMatrixMap weight_matrix(weight, g.oc, Eigen::Index(g.patch_size()));
     auto out_block = MatrixMap(sample_out, g.oc, Eigen::Index(g.positions()))
@@ -148,6 +148,11 @@ void forward_tile(const ConvGeometry& g, const float* sample_in, const float* we
     else
         out_block.setZero();
     out_block.noalias() += weight_matrix * cols;
+    if (epilogue)
+        for (int o = 0; o < g.oc; ++o) {
+            float* values = sample_out + std::size_t(o) * g.positions() + rows.begin * g.ow;
+            epilogue->apply(o, values, values, rows.size() * g.ow);
+        }
 }
 
 // One sample's dweight += dout[:, tile] x columns(tile)^T and dbias += row sums of dout[:, tile].
@@ -260,7 +265,8 @@ void gather_group_outputs(const ConvGeometry& g, const float* dout, IndexRange s
 
 // out (N,OC,OH,OW) for the group's samples = weight x columns + bias, through result (OC, width).
 void forward_group(const ConvGeometry& g, const int* tap_offsets, const float* in, const float* weight,
-                   const float* bias, float* out, IndexRange samples, float* cols, float* result) {
+                   const float* bias, float* out, IndexRange samples, float* cols, float* result,
+                   const ChannelEpilogue* epilogue) {
     const std::size_t positions = g.positions(), width = samples.size() * positions;
     group_columns(g, tap_offsets, in, samples, width, cols);
     MatrixMap result_matrix(result, g.oc, Eigen::Index(width));
@@ -273,7 +279,9 @@ void forward_group(const ConvGeometry& g, const int* tap_offsets, const float* i
     for (std::size_t s = 0; s < samples.size(); ++s)
         for (int o = 0; o < g.oc; ++o) {
             const float* src = result + std::size_t(o) * width + s * positions;
-            std::copy(src, src + positions, out + (samples.begin + s) * g.output_size() + std::size_t(o) * positions);
+            float* dst = out + (samples.begin + s) * g.output_size() + std::size_t(o) * positions;
+            std::copy(src, src + positions, dst);
+            if (epilogue) epilogue->apply(o, dst, dst, positions);
         }
 }
 
@@ -318,7 +326,7 @@ void backward_input_group(const ConvGeometry& g, const int* tap_offsets, const f
 // im2col columns through the tap table, channels split between threads, then splits the product by
 // output channels (blocks of 8 rows), so that every thread works on the one sample.
 void forward_small_batch(const ConvGeometry& g, const float* in, const float* weight, const float* bias, float* out,
-                         int team, ConvWorkspace& workspace) {
+                         int team, ConvWorkspace& workspace, const ChannelEpilogue* epilogue) {
     const std::size_t positions = g.positions(), taps = std::size_t(g.kh) * g.kw, plane = std::size_t(g.h) * g.w;
     workspace.prepare(1, g.patch_size() * positions, 0);
     int* tap_offsets = workspace.tap_offsets(taps * positions);
@@ -348,6 +356,9 @@ void forward_small_batch(const ConvGeometry& g, const float* in, const float* we
                     out_block.setZero();
                 out_block.noalias() +=
                     ConstMatrixMap(weight, g.oc, Eigen::Index(g.patch_size())).middleRows(begin, count) * col_matrix;
+                if (epilogue)
+                    for (std::size_t o = rows.begin; o < rows.end; ++o)
+                        epilogue->apply(int(o), sample_out + o * positions, sample_out + o * positions, positions);
             }
         }
     }
@@ -452,7 +463,7 @@ void pack_direct_weights(const ConvGeometry& g, const float* weight, float* pack
 // One output row oy of output channels [block*8, block*8+8) for one sample: out is (OC,OH,OW).
 template <int kVectors>
 void direct_row(const ConvGeometry& g, const DirectLayout& layout, const float* padded, const float* packed_block,
-                const float* bias, int block, int oy, float* out) {
+                const float* bias, int block, int oy, float* out, const ChannelEpilogue* epilogue) {
     const int o_begin = block * kDirectBlock, o_count = std::min(kDirectBlock, g.oc - o_begin);
     for (int x0 = 0; x0 < g.ow; x0 += kVectors * kLanes) {
         Lanes acc[kDirectBlock][kVectors];
@@ -481,10 +492,15 @@ void direct_row(const ConvGeometry& g, const DirectLayout& layout, const float* 
             }
         }
     }
+    if (epilogue)
+        for (int o = 0; o < o_count; ++o) {
+            float* values = out + (std::size_t(o_begin + o) * g.oh + oy) * g.ow;
+            epilogue->apply(o_begin + o, values, values, std::size_t(g.ow));
+        }
 }
 
 void direct_forward(const ConvGeometry& g, const float* in, const float* weight, const float* bias, float* out,
-                    int threads, ConvWorkspace& workspace) {
+                    int threads, ConvWorkspace& workspace, const ChannelEpilogue* epilogue) {
     const DirectLayout layout = direct_layout(g);
     const int blocks = (g.oc + kDirectBlock - 1) / kDirectBlock;
     float* padded = workspace.padded_input(std::size_t(g.n) * layout.sample_floats(g.c));
@@ -506,11 +522,11 @@ void direct_forward(const ConvGeometry& g, const float* in, const float* weight,
             const float* packed_block = packed + std::size_t(block) * g.patch_size() * kDirectBlock;
             float* sample_out = out + std::size_t(n) * g.output_size();
             if (layout.vectors == 1)
-                direct_row<1>(g, layout, sample, packed_block, bias, block, oy, sample_out);
+                direct_row<1>(g, layout, sample, packed_block, bias, block, oy, sample_out, epilogue);
             else if (layout.vectors == 2)
-                direct_row<2>(g, layout, sample, packed_block, bias, block, oy, sample_out);
+                direct_row<2>(g, layout, sample, packed_block, bias, block, oy, sample_out, epilogue);
             else
-                direct_row<3>(g, layout, sample, packed_block, bias, block, oy, sample_out);
+                direct_row<3>(g, layout, sample, packed_block, bias, block, oy, sample_out, epilogue);
         }
     }
 }
@@ -718,16 +734,16 @@ void conv2d_backward_weights_reference(const ConvGeometry& g, const float* in, c
 // samples over threads and a single image still spreads its tiles over all cores.
 
 void conv2d_forward(const ConvGeometry& g, const float* in, const float* weight, const float* bias, float* out,
-                    int threads, ConvWorkspace& workspace) {
+                    int threads, ConvWorkspace& workspace, const ChannelEpilogue* epilogue) {
     if (use_direct(g)) {
-        direct_forward(g, in, weight, bias, out, threads, workspace);
+        direct_forward(g, in, weight, bias, out, threads, workspace, epilogue);
         return;
     }
     if (const SampleGroups groups = plan_groups(g, useful_threads(g, threads, g.n), workspace.group_columns());
         groups.size > 1) {
         run_groups(g, groups, threads, workspace,
                    [&](const int* tap_offsets, IndexRange samples, float* cols, float* result) {
-                       forward_group(g, tap_offsets, in, weight, bias, out, samples, cols, result);
+                       forward_group(g, tap_offsets, in, weight, bias, out, samples, cols, result, epilogue);
                    });
         return;
     }
@@ -735,7 +751,7 @@ void conv2d_forward(const ConvGeometry& g, const float* in, const float* weight,
     // Fewer samples than threads: each sample is cut up so that the whole team works on it.
     const int spread = useful_threads(g, threads, threads) > g.n ? (threads + g.n - 1) / g.n : 1;
     if (g.positions() <= kGroupMaxPositions && !pointwise && (g.n == 1 || spread > 1)) {
-        forward_small_batch(g, in, weight, bias, out, useful_threads(g, threads, threads), workspace);
+        forward_small_batch(g, in, weight, bias, out, useful_threads(g, threads, threads), workspace, epilogue);
         return;
     }
     const TilePlan plan = plan_tiles(g, workspace.tile_floats(), spread);
@@ -747,7 +763,7 @@ void conv2d_forward(const ConvGeometry& g, const float* in, const float* weight,
         const int n = item / plan.tiles_per_sample;
         forward_tile(g, in + std::size_t(n) * g.input_size(), weight, bias, out + std::size_t(n) * g.output_size(),
                      plan.rows(g, item % plan.tiles_per_sample),
-                     pointwise ? nullptr : workspace.columns(omp_get_thread_num()));
+                     pointwise ? nullptr : workspace.columns(omp_get_thread_num()), epilogue);
     }
 }
 

@@ -2,6 +2,10 @@
 
 #include <stdexcept>
 
+#include "fer/activations.hpp"
+#include "fer/batch_norm.hpp"
+#include "fer/conv2d.hpp"
+
 namespace fer {
 
 void Sequence::add(LayerPtr layer) {
@@ -50,15 +54,50 @@ void Sequence::init(Rng& rng) {
 const Tensor& Sequence::forward(const Tensor& in, const Context& ctx, std::size_t stop_before) {
     if (stop_before > layers_.size()) throw std::invalid_argument("Sequence::forward: stop_before too large");
     ran_ = layers_.size() - stop_before;
+    fused_ = false;
     const Tensor* x = &in;
     for (std::size_t i = 0; i < ran_; ++i) {
+        if (!ctx.training)
+            if (const std::size_t count = forward_fused(i, *x, ctx)) {
+                i += count - 1;
+                x = &activations_[i];
+                fused_ = true;
+                continue;
+            }
         layers_[i]->forward(*x, activations_[i], ctx);
         x = &activations_[i];
     }
     return *x;
 }
 
+std::size_t Sequence::forward_fused(std::size_t i, const Tensor& in, const Context& ctx) {
+    auto* conv = dynamic_cast<Conv2D*>(layers_[i].get());
+    if (!conv) return 0;
+    std::size_t next = i + 1;
+    ChannelEpilogue epilogue;
+    if (next < ran_)
+        if (const auto* batch_norm = dynamic_cast<const BatchNorm*>(layers_[next].get())) {
+            fused_scale_.resize(std::size_t(batch_norm->channels()));
+            fused_shift_.resize(std::size_t(batch_norm->channels()));
+            batch_norm->eval_affine(fused_scale_.data(), fused_shift_.data());
+            epilogue.scale = fused_scale_.data();
+            epilogue.shift = fused_shift_.data();
+            ++next;
+        }
+    if (next < ran_ && dynamic_cast<const ReLU*>(layers_[next].get())) {
+        epilogue.relu = true;
+        ++next;
+    }
+    if (next == i + 1) return 0;
+    conv->forward_fused(in, activations_[next - 1], ctx, epilogue);
+    return next - i;
+}
+
 void Sequence::backward(const Tensor& in, const Tensor& dout, Tensor* din, const Context& ctx) {
+    if (fused_)
+        throw std::logic_error(
+            "Sequence::backward: the last forward was an inference forward with fused layers, "
+            "whose intermediate activations backward would need were never written");
     if (ran_ == 0) {
         if (din) *din = dout;
         return;

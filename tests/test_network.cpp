@@ -1,6 +1,7 @@
 // Network: shapes, probabilities, logits vs softmax, seeding, backward plumbing, moves and the summary.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -9,6 +10,7 @@
 #include "fer/architecture.hpp"
 #include "fer/model_zoo.hpp"
 #include "fer/network.hpp"
+#include "fer/rng.hpp"
 #include "gradcheck.hpp"
 
 namespace {
@@ -70,6 +72,43 @@ TEST_CASE("network: zoo models give (N,7,1,1) probabilities that match softmax(l
         for (std::size_t i = 0; i < expected.size(); ++i)
             CHECK(probabilities[i] == doctest::Approx(expected[i]).epsilon(1e-5));
     }
+}
+
+TEST_CASE("network: the fused eval forward gives the same bits as the layers run one by one") {
+    // Every zoo model (conv + BN, conv + BN + ReLU, and the residual blocks' nested sequences), at batch 1
+    // (the small-batch kernels) and 3, on 1 and 2 threads; the BatchNorm statistics are made non-trivial
+    // so that a wrong or missing scale and shift shows.
+    for (const auto& name : fer::model_names())
+        for (int batch : {1, 3})
+            for (int threads : {1, 2}) {
+                CAPTURE(name);
+                CAPTURE(batch);
+                CAPTURE(threads);
+                fer::Network net = fer::build_model(name, 5);
+                fer::Rng rng(9);
+                for (float& v : net.state()) v = rng.uniform(0.2f, 1.5f);
+                for (float& v : net.params()) v += rng.uniform(-0.01f, 0.01f);
+                const fer::Tensor input = fer::testing::random_tensor({batch, 1, 48, 48}, 13);
+                const fer::Context eval{false, threads, 0};
+                const fer::Tensor fused = net.forward(input, eval);
+
+                fer::Sequence& layers = const_cast<fer::Sequence&>(net.layers());
+                std::vector<fer::Tensor> outputs(layers.size());
+                for (std::size_t i = 0; i < layers.size(); ++i)
+                    layers.layer(i).forward(i == 0 ? input : outputs[i - 1], outputs[i], eval);
+                const fer::Tensor& one_by_one = outputs.back();
+                REQUIRE(fused.size() == one_by_one.size());
+                CHECK(std::equal(fused.data(), fused.data() + fused.size(), one_by_one.data()));
+            }
+}
+
+TEST_CASE("network: backward after a fused eval forward is refused") {
+    fer::Network net = small_network();
+    net.init(3);
+    const fer::Tensor input = fer::testing::random_tensor({2, 2, 6, 6}, 4);
+    net.forward_logits(input, fer::Context{false, 1, 0});
+    CHECK_THROWS_AS(net.backward(input, fer::testing::random_tensor({2, 4, 1, 1}, 5), fer::Context{true, 1, 0}),
+                    std::logic_error);
 }
 
 TEST_CASE("network: the seed decides the parameters and the dropout seeds") {

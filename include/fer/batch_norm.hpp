@@ -33,12 +33,17 @@ public:
     // One multiply-add per element (eval folds the statistics into a scale and a shift).
     std::uint64_t macs() const override { return input_shape_.sample_size(); }
 
+    // The eval form y = x * scale + shift, one pair per channel (C each) from the running statistics:
+    // what an eval forward applies, and what a convolution fused with this layer applies instead.
+    void eval_affine(float* scale, float* shift) const;
+    int channels() const { return channels_; }
+
     float momentum() const { return momentum_; }
     float epsilon() const { return epsilon_; }
 
 private:
     void forward_training(const Tensor& in, Tensor& out, const Context& ctx);
-    void forward_eval(const Tensor& in, Tensor& out, const Context& ctx) const;
+    void forward_eval(const Tensor& in, Tensor& out, const Context& ctx);
 
     float momentum_, epsilon_;
     int channels_ = 0;
@@ -51,6 +56,7 @@ private:
     // Training caches for backward: the normalised input and 1/sqrt(batch var + eps) per channel.
     Tensor x_hat_;
     std::vector<float> inv_std_;
+    std::vector<float> eval_scale_, eval_shift_;  // eval_affine's output, kept to avoid allocating
 };
 
 }  // namespace fer

@@ -35,6 +35,9 @@ public:
     void init(Rng& rng) override;
 
     void forward(const Tensor& in, Tensor& out, const Context& ctx) override;
+    // An inference forward with the following BatchNorm and/or ReLU applied to each output tile as it is
+    // computed (Sequence fuses them in eval mode); the same bits as running those layers after forward.
+    void forward_fused(const Tensor& in, Tensor& out, const Context& ctx, const ChannelEpilogue& epilogue);
     void backward(const Tensor& in, const Tensor& out, const Tensor& dout, Tensor* din, const Context& ctx) override;
 
     std::uint64_t macs() const override;

@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <vector>
 
+#include "fer/channel_epilogue.hpp"
+
 namespace fer {
 
 // Per-sample input (C,H,W), output (OC,OH,OW), window KHxKW, stride, leading pads; n is the batch.
@@ -76,9 +78,10 @@ void conv2d_backward_weights_reference(const ConvGeometry& g, const float* in, c
 
 // ---- fast kernels (same contracts; bit-identical from run to run for a fixed thread count) ----
 
-// in is (N,C,H,W), weight is (OC,C,KH,KW), bias is (OC) or null, out is (N,OC,OH,OW): assigned.
+// in is (N,C,H,W), weight is (OC,C,KH,KW), bias is (OC) or null, out is (N,OC,OH,OW): assigned, then
+// passed through epilogue when one is given.
 void conv2d_forward(const ConvGeometry& g, const float* in, const float* weight, const float* bias, float* out,
-                    int threads, ConvWorkspace& workspace);
+                    int threads, ConvWorkspace& workspace, const ChannelEpilogue* epilogue = nullptr);
 // dout is (N,OC,OH,OW), weight (OC,C,KH,KW) -> din (N,C,H,W): assigned.
 void conv2d_backward_input(const ConvGeometry& g, const float* dout, const float* weight, float* din, int threads,
                            ConvWorkspace& workspace);

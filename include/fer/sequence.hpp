@@ -33,7 +33,10 @@ public:
     void init(Rng& rng);
 
     // Runs all layers; returns the last activation (in itself when empty). With stop_before = k,
-    // runs only the first size()-k layers (used to get logits before a final softmax).
+    // runs only the first size()-k layers (used to get logits before a final softmax). In eval mode a
+    // Conv2D followed by a BatchNorm, a ReLU or both runs as one fused layer (Conv2D::forward_fused): the
+    // same bits, one pass over memory fewer per fused layer; the fused layers' own activations are then
+    // not written, and backward refuses to run.
     const Tensor& forward(const Tensor& in, const Context& ctx, std::size_t stop_before = 0);
     // dout is dL/d(output of the layers that forward ran). din (may be null) is assigned dL/din.
     void backward(const Tensor& in, const Tensor& dout, Tensor* din, const Context& ctx);
@@ -41,10 +44,16 @@ public:
     std::uint64_t macs() const;
 
 private:
+    // Eval forward of layer i fused with the BatchNorm and/or ReLU after it: returns how many layers it
+    // ran (0 when layer i is no Conv2D with such a follower), writing the last one's activation.
+    std::size_t forward_fused(std::size_t i, const Tensor& in, const Context& ctx);
+
     std::vector<LayerPtr> layers_;
     std::vector<Tensor> activations_;  // activations_[i] is layer i's output
     Tensor grad_a_, grad_b_;
     std::size_t ran_ = 0;  // layers run by the last forward
+    bool fused_ = false;   // whether the last forward fused layers (so some activations are stale)
+    std::vector<float> fused_scale_, fused_shift_;  // a fused BatchNorm's eval_affine
 };
 
 }  // namespace fer

@@ -1,0 +1,32 @@
+// ChannelEpilogue: the per-channel scale and shift of an eval-mode BatchNorm, and optionally a ReLU,
+// applied to a layer's output right after it is computed, while it is still in cache. BatchNorm's own
+// eval forward runs the same function, so a convolution with its BatchNorm and ReLU fused into it gives
+// the same bits as the three layers run one by one.
+#pragma once
+
+#include <cstddef>
+
+namespace fer {
+
+struct ChannelEpilogue {
+    const float* scale = nullptr;  // per channel; null: no scale and shift
+    const float* shift = nullptr;
+    bool relu = false;
+
+    // out[i] = in[i] * scale[channel] + shift[channel], then max(., 0) when relu is set (NaN passes
+    // through, as in the ReLU layer); in may be out.
+    void apply(int channel, const float* in, float* out, std::size_t count) const {
+        if (scale) {
+            const float channel_scale = scale[channel], channel_shift = shift[channel];
+#pragma omp simd
+            for (std::size_t i = 0; i < count; ++i) out[i] = in[i] * channel_scale + channel_shift;
+            in = out;
+        }
+        if (relu) {
+#pragma omp simd
+            for (std::size_t i = 0; i < count; ++i) out[i] = in[i] < 0.0f ? 0.0f : in[i];
+        }
+    }
+};
+
+}  // namespace fer
