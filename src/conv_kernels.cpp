@@ -46,6 +46,16 @@ using ConstStridedMatrixMap = Eigen::Map<const RowMajorMatrix, Eigen::Unaligned,
 // far more on a loaded machine); such convolutions, typical of batch-1 inference, run on one thread.
 constexpr std::uint64_t kParallelMinMacs = std::uint64_t(1) << 18;
 
+// One AVX-512 vector of floats, for the hand-vectorised kernels (GCC vector extension).
+constexpr int kLanes = 16;
+using Lanes = float __attribute__((vector_size(kLanes * sizeof(float))));
+
+float horizontal_sum(const Lanes& lanes) {
+    float sum = 0.0f;
+    for (int lane = 0; lane < kLanes; ++lane) sum += lanes[lane];
+    return sum;
+}
+
 // in is one sample (C,H,W); writes output rows [rows.begin, rows.end) of the sample's im2col matrix
 // (C*KH*KW, OH*OW) into cols, a (C*KH*KW, rows*OW) block of a matrix whose rows are row_stride apart;
 // zero where the window is in the padding.
@@ -322,17 +332,57 @@ void backward_input_group(const ConvGeometry& g, const int* tap_offsets, const f
     }
 }
 
+// out rows [rows.begin, rows.end) of (OC, P) = weight (OC, K) x the columns given transposed, cols_t
+// (P, K): dot products over K, for maps of at most kDotMaxPositions positions, where a GEMM spends more
+// on packing its operands than on the products (gap's 256 -> 7 layer on 3x3: 16 us against 4 us). Blocks
+// of 4 outputs x 3 positions keep 12 vector sums in registers, each weight and column vector loaded once
+// per block; a partial block repeats its last row or position and drops the copy. Fixed summation order.
+constexpr std::size_t kDotMaxPositions = 16;
+
+void dot_product_rows(const float* weight, const float* cols_t, std::size_t k, std::size_t positions, IndexRange rows,
+                      const float* bias, float* out) {
+    constexpr int kRows = 4, kPositions = 3;
+    const std::size_t vector_end = k / kLanes * kLanes;
+    for (std::size_t o0 = rows.begin; o0 < rows.end; o0 += kRows)
+        for (std::size_t p0 = 0; p0 < positions; p0 += kPositions) {
+            const float* w[kRows];
+            const float* c[kPositions];
+            for (int r = 0; r < kRows; ++r) w[r] = weight + std::min(o0 + r, rows.end - 1) * k;
+            for (int q = 0; q < kPositions; ++q) c[q] = cols_t + std::min(p0 + q, positions - 1) * k;
+            Lanes acc[kRows][kPositions] = {};
+            for (std::size_t i = 0; i < vector_end; i += kLanes) {
+                Lanes x[kPositions];
+                for (int q = 0; q < kPositions; ++q) std::memcpy(&x[q], c[q] + i, sizeof(Lanes));
+                for (int r = 0; r < kRows; ++r) {
+                    Lanes wv;
+                    std::memcpy(&wv, w[r] + i, sizeof(Lanes));
+                    for (int q = 0; q < kPositions; ++q) acc[r][q] += wv * x[q];
+                }
+            }
+            for (int r = 0; r < kRows && o0 + r < rows.end; ++r)
+                for (int q = 0; q < kPositions && p0 + q < positions; ++q) {
+                    float sum = horizontal_sum(acc[r][q]);
+                    for (std::size_t i = vector_end; i < k; ++i) sum += w[r][i] * c[q][i];
+                    out[(o0 + r) * positions + p0 + q] = sum + (bias ? bias[o0 + r] : 0.0f);
+                }
+        }
+}
+
 // A batch smaller than the team on a small map (batch-1 inference): per sample, the team gathers the
 // im2col columns through the tap table, channels split between threads, then splits the product by
-// output channels (blocks of 8 rows), so that every thread works on the one sample.
+// output channels (blocks of 8 rows), so that every thread works on the one sample. Maps of up to
+// kDotMaxPositions positions gather the columns transposed, for dot_product_rows.
 void forward_small_batch(const ConvGeometry& g, const float* in, const float* weight, const float* bias, float* out,
                          int team, ConvWorkspace& workspace, const ChannelEpilogue* epilogue) {
     const std::size_t positions = g.positions(), taps = std::size_t(g.kh) * g.kw, plane = std::size_t(g.h) * g.w;
-    workspace.prepare(1, g.patch_size() * positions, 0);
+    const std::size_t patch = g.patch_size();
+    const bool dots = positions <= kDotMaxPositions;
+    workspace.prepare(1, patch * positions, 0);
     int* tap_offsets = workspace.tap_offsets(taps * positions);
     build_tap_offsets(g, tap_offsets);
     float* cols = workspace.columns(0);
-    const ConstMatrixMap col_matrix(cols, Eigen::Index(g.patch_size()), Eigen::Index(positions));
+    // Element (row r of the im2col matrix, position p) lives at cols[r * row_step + p * position_step].
+    const std::size_t row_step = dots ? 1 : positions, position_step = dots ? patch : 1;
     for (int n = 0; n < g.n; ++n) {
         const float* sample = in + std::size_t(n) * g.input_size();
         float* sample_out = out + std::size_t(n) * g.output_size();
@@ -341,21 +391,26 @@ void forward_small_batch(const ConvGeometry& g, const float* in, const float* we
 #pragma omp for schedule(static)
             for (int c = 0; c < g.c; ++c)
                 for (std::size_t k = 0; k < taps; ++k) {
-                    float* dst = cols + (std::size_t(c) * taps + k) * positions;
+                    float* dst = cols + (std::size_t(c) * taps + k) * row_step;
                     const int* offset = tap_offsets + k * positions;
                     const float* src = sample + std::size_t(c) * plane;
-                    for (std::size_t p = 0; p < positions; ++p) dst[p] = offset[p] >= 0 ? src[offset[p]] : 0.0f;
+                    for (std::size_t p = 0; p < positions; ++p)
+                        dst[p * position_step] = offset[p] >= 0 ? src[offset[p]] : 0.0f;
                 }
             const IndexRange rows = split_range(std::size_t(g.oc), omp_get_num_threads(), omp_get_thread_num(), 8);
             if (rows.size() > 0) {
-                const auto begin = Eigen::Index(rows.begin), count = Eigen::Index(rows.size());
-                auto out_block = MatrixMap(sample_out, g.oc, Eigen::Index(positions)).middleRows(begin, count);
-                if (bias)
-                    out_block = ConstVectorMap(bias + begin, count).replicate(1, Eigen::Index(positions));
-                else
-                    out_block.setZero();
-                out_block.noalias() +=
-                    ConstMatrixMap(weight, g.oc, Eigen::Index(g.patch_size())).middleRows(begin, count) * col_matrix;
+                if (dots) {
+                    dot_product_rows(weight, cols, patch, positions, rows, bias, sample_out);
+                } else {
+                    const auto begin = Eigen::Index(rows.begin), count = Eigen::Index(rows.size());
+                    auto out_block = MatrixMap(sample_out, g.oc, Eigen::Index(positions)).middleRows(begin, count);
+                    if (bias)
+                        out_block = ConstVectorMap(bias + begin, count).replicate(1, Eigen::Index(positions));
+                    else
+                        out_block.setZero();
+                    out_block.noalias() += ConstMatrixMap(weight, g.oc, Eigen::Index(patch)).middleRows(begin, count) *
+                                           ConstMatrixMap(cols, Eigen::Index(patch), Eigen::Index(positions));
+                }
                 if (epilogue)
                     for (std::size_t o = rows.begin; o < rows.end; ++o)
                         epilogue->apply(int(o), sample_out + o * positions, sample_out + o * positions, positions);
@@ -411,10 +466,8 @@ void flip_weights(const ConvGeometry& g, const float* weight, float* flipped) {
 // output channels x up to 3 vectors of 16 output columns in registers and streams the zero-padded
 // input rows past them: one broadcast weight feeds up to 3 FMAs.
 
-constexpr int kLanes = 16;
 constexpr int kDirectBlock = 8;
 constexpr int kDirectWeightsMaxChannels = 32;
-using Lanes = float __attribute__((vector_size(kLanes * sizeof(float))));
 
 // Where the direct kernel measured faster (docs/performance.md): stride 1, an output row at least one
 // vector wide, and up to 16 output channels, or up to 32 when the patch is large enough that building
@@ -566,12 +619,6 @@ struct DirectWeightsLayout {
 DirectWeightsLayout direct_weights_layout(const ConvGeometry& g) {
     const int block = direct_weights_block(g.kw);
     return {direct_layout(g), (g.ow + kLanes - 1) / kLanes, (g.oc + block - 1) / block * block};
-}
-
-float horizontal_sum(const Lanes& lanes) {
-    float sum = 0.0f;
-    for (int lane = 0; lane < kLanes; ++lane) sum += lanes[lane];
-    return sum;
 }
 
 // dweight(o, c, i, 0..KW) += the sample's sum over rows and columns, for o in [o_begin, o_begin + block).

@@ -98,6 +98,11 @@ const std::vector<ConvCase> tiled_cases = {
     {1, 64, 6, 6, 36, 3, 3, 1, 1, Padding::same},
     {1, 96, 7, 7, 30, 3, 3, 2, 2, Padding::same},
     {1, 32, 24, 24, 40, 3, 3, 1, 1, Padding::same},
+    // one sample on at most 16 positions (the dot-product kernel): a patch with a partial last vector, on
+    // one thread and split over two, and gap's 256 -> 7 layer itself
+    {1, 5, 3, 3, 7, 3, 3, 1, 1, Padding::same},
+    {1, 67, 4, 4, 29, 3, 3, 1, 1, Padding::same},
+    {1, 256, 3, 3, 7, 3, 3, 1, 1, Padding::same},
 };
 
 }  // namespace
