@@ -441,12 +441,16 @@ void run_groups(const ConvGeometry& g, const SampleGroups& groups, int threads, 
 // leading pad is KH-1-pad_top (KW-1-pad_left) and whose output is (C,H,W).
 // It pays when OC <= C: the flipped GEMM then has the larger inner dimension; with more output than
 // input channels weight^T x dout followed by col2im measured faster (docs/performance.md).
-bool input_gradient_as_convolution(const ConvGeometry& g) {
-    return g.stride_h == 1 && g.stride_w == 1 && g.pad_top <= g.kh - 1 && g.pad_left <= g.kw - 1 && g.oc <= g.c;
-}
-
 ConvGeometry flipped_geometry(const ConvGeometry& g) {
     return {g.n, g.oc, g.oh, g.ow, g.c, g.kh, g.kw, 1, 1, g.kh - 1 - g.pad_top, g.kw - 1 - g.pad_left, g.h, g.w};
+}
+
+bool use_direct(const ConvGeometry& g);
+
+// With more output than input channels the flipped convolution still wins when it runs on the direct kernel.
+bool input_gradient_as_convolution(const ConvGeometry& g) {
+    return g.stride_h == 1 && g.stride_w == 1 && g.pad_top <= g.kh - 1 && g.pad_left <= g.kw - 1 &&
+           (g.oc <= g.c || use_direct(flipped_geometry(g)));
 }
 
 // weight is (OC,C,KH,KW); flipped is (C,OC,KH,KW) with flipped(c,o,i,j) = weight(o,c,KH-1-i,KW-1-j).
