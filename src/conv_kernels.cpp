@@ -50,6 +50,13 @@ constexpr std::uint64_t kParallelMinMacs = std::uint64_t(1) << 18;
 constexpr int kLanes = 16;
 using Lanes = float __attribute__((vector_size(kLanes * sizeof(float))));
 
+// value in every lane. Written out rather than as Lanes{} + value, which GCC must compile to a scalar add
+// of 0.0 (for the sign of a zero) and a register broadcast: here it is one broadcast load.
+Lanes broadcast(float value) {
+    return Lanes{value, value, value, value, value, value, value, value,
+                 value, value, value, value, value, value, value, value};
+}
+
 float horizontal_sum(const Lanes& lanes) {
     float sum = 0.0f;
     for (int lane = 0; lane < kLanes; ++lane) sum += lanes[lane];
@@ -525,7 +532,7 @@ void direct_row(const ConvGeometry& g, const DirectLayout& layout, const float* 
     for (int x0 = 0; x0 < g.ow; x0 += kVectors * kLanes) {
         Lanes acc[kDirectBlock][kVectors];
         for (int o = 0; o < kDirectBlock; ++o)
-            for (int v = 0; v < kVectors; ++v) acc[o][v] = Lanes{} + (bias && o < o_count ? bias[o_begin + o] : 0.0f);
+            for (int v = 0; v < kVectors; ++v) acc[o][v] = broadcast(bias && o < o_count ? bias[o_begin + o] : 0.0f);
         const float* taps = packed_block;
         for (int c = 0; c < g.c; ++c)
             for (int ki = 0; ki < g.kh; ++ki) {
@@ -535,7 +542,7 @@ void direct_row(const ConvGeometry& g, const DirectLayout& layout, const float* 
                     for (int v = 0; v < kVectors; ++v) std::memcpy(&x[v], row + kj + v * kLanes, sizeof(Lanes));
 #pragma GCC unroll 8
                     for (int o = 0; o < kDirectBlock; ++o) {
-                        const Lanes w = Lanes{} + taps[o];
+                        const Lanes w = broadcast(taps[o]);
                         for (int v = 0; v < kVectors; ++v) acc[o][v] += w * x[v];
                     }
                 }
