@@ -481,11 +481,11 @@ constexpr int kDirectBlock = 8;
 constexpr int kDirectWeightsMaxChannels = 32;
 
 // Where the direct kernel measured faster (docs/performance.md): stride 1, an output row at least one
-// vector wide, and up to 16 output channels, or up to 32 when the patch is large enough that building
+// vector wide, and up to 16 output channels, or up to 64 when the patch is large enough that building
 // and packing im2col columns dominates (with one input channel it is cheap and the GEMM wins).
 bool use_direct(const ConvGeometry& g) {
     if (g.stride_h != 1 || g.stride_w != 1 || g.is_pointwise() || g.ow < kLanes) return false;
-    return g.oc <= 16 || (g.oc <= 32 && g.patch_size() >= 256);
+    return g.oc <= 16 || (g.oc <= 64 && g.patch_size() >= 256);
 }
 
 // Layout of the padded copy of one sample: (C, OH+KH-1, padded_w), where padded_w also covers the
@@ -525,7 +525,9 @@ void pack_direct_weights(const ConvGeometry& g, const float* weight, float* pack
 }
 
 // One output row oy of output channels [block*8, block*8+8) for one sample: out is (OC,OH,OW).
-template <int kVectors>
+// kKernel is the kernel's width (and height, when square) fixed at compile time, or 0: with the tap loops
+// unrolled a 3x3 layer ran 1.5x faster (docs/performance.md).
+template <int kVectors, int kKernel>
 void direct_row(const ConvGeometry& g, const DirectLayout& layout, const float* padded, const float* packed_block,
                 const float* bias, int block, int oy, float* out, const ChannelEpilogue* epilogue) {
     const int o_begin = block * kDirectBlock, o_count = std::min(kDirectBlock, g.oc - o_begin);
@@ -534,10 +536,13 @@ void direct_row(const ConvGeometry& g, const DirectLayout& layout, const float* 
         for (int o = 0; o < kDirectBlock; ++o)
             for (int v = 0; v < kVectors; ++v) acc[o][v] = broadcast(bias && o < o_count ? bias[o_begin + o] : 0.0f);
         const float* taps = packed_block;
+        const int kh = kKernel && g.kh == kKernel ? kKernel : g.kh, kw = kKernel ? kKernel : g.kw;
         for (int c = 0; c < g.c; ++c)
-            for (int ki = 0; ki < g.kh; ++ki) {
+#pragma GCC unroll 8
+            for (int ki = 0; ki < kh; ++ki) {
                 const float* row = padded + (std::size_t(c) * layout.padded_h + oy + ki) * layout.padded_w + x0;
-                for (int kj = 0; kj < g.kw; ++kj, taps += kDirectBlock) {
+#pragma GCC unroll 8
+                for (int kj = 0; kj < kw; ++kj, taps += kDirectBlock) {
                     Lanes x[kVectors];
                     for (int v = 0; v < kVectors; ++v) std::memcpy(&x[v], row + kj + v * kLanes, sizeof(Lanes));
 #pragma GCC unroll 8
@@ -563,6 +568,31 @@ void direct_row(const ConvGeometry& g, const DirectLayout& layout, const float* 
         }
 }
 
+using DirectRow = void (*)(const ConvGeometry&, const DirectLayout&, const float*, const float*, const float*, int, int,
+                           float*, const ChannelEpilogue*);
+
+template <int kVectors>
+DirectRow direct_row_for_kernel(int kw) {
+    switch (kw) {
+        case 3:
+            return direct_row<kVectors, 3>;
+        case 4:
+            return direct_row<kVectors, 4>;
+        case 5:
+            return direct_row<kVectors, 5>;
+        case 7:
+            return direct_row<kVectors, 7>;
+        default:
+            return direct_row<kVectors, 0>;
+    }
+}
+
+DirectRow select_direct_row(const ConvGeometry& g, const DirectLayout& layout) {
+    if (layout.vectors == 1) return direct_row_for_kernel<1>(g.kw);
+    if (layout.vectors == 2) return direct_row_for_kernel<2>(g.kw);
+    return direct_row_for_kernel<3>(g.kw);
+}
+
 void direct_forward(const ConvGeometry& g, const float* in, const float* weight, const float* bias, float* out,
                     int threads, ConvWorkspace& workspace, const ChannelEpilogue* epilogue) {
     const DirectLayout layout = direct_layout(g);
@@ -573,6 +603,7 @@ void direct_forward(const ConvGeometry& g, const float* in, const float* weight,
     // Items are (sample, block, output row): one writer per output element, any static split is race-free.
     const int items = g.n * blocks * g.oh;
     const int team = useful_threads(g, threads, items);
+    const DirectRow row_kernel = select_direct_row(g, layout);
 #pragma omp parallel num_threads(team) if (team > 1)
     {
 #pragma omp for schedule(static)
@@ -585,12 +616,7 @@ void direct_forward(const ConvGeometry& g, const float* in, const float* weight,
             const float* sample = padded + std::size_t(n) * layout.sample_floats(g.c);
             const float* packed_block = packed + std::size_t(block) * g.patch_size() * kDirectBlock;
             float* sample_out = out + std::size_t(n) * g.output_size();
-            if (layout.vectors == 1)
-                direct_row<1>(g, layout, sample, packed_block, bias, block, oy, sample_out, epilogue);
-            else if (layout.vectors == 2)
-                direct_row<2>(g, layout, sample, packed_block, bias, block, oy, sample_out, epilogue);
-            else
-                direct_row<3>(g, layout, sample, packed_block, bias, block, oy, sample_out, epilogue);
+            row_kernel(g, layout, sample, packed_block, bias, block, oy, sample_out, epilogue);
         }
     }
 }

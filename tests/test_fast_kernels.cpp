@@ -79,6 +79,10 @@ const std::vector<ConvCase> tiled_cases = {
     {1, 2, 12, 40, 11, 4, 4, 1, 1, Padding::same},
     {2, 2, 9, 21, 3, 3, 5, 1, 1, Padding::valid},
     {1, 4, 6, 64, 9, 2, 7, 1, 1, Padding::same},
+    // direct kernel: more than 32 output channels (a partial last block) with a large patch, and a kernel
+    // width without a compile-time version
+    {1, 32, 17, 20, 44, 3, 3, 1, 1, Padding::same},
+    {2, 3, 10, 18, 5, 6, 6, 1, 1, Padding::same},
     // maps of at most 8x8, whose batches run in sample groups: both input-gradient paths, strided,
     // pointwise, and 8x8 itself
     {7, 8, 6, 6, 12, 3, 3, 1, 1, Padding::same},
@@ -97,7 +101,7 @@ const std::vector<ConvCase> tiled_cases = {
     // splits by output channels (a partial block of 8, strided), and a larger one cut into row tiles
     {1, 64, 6, 6, 36, 3, 3, 1, 1, Padding::same},
     {1, 96, 7, 7, 30, 3, 3, 2, 2, Padding::same},
-    {1, 32, 24, 24, 40, 3, 3, 1, 1, Padding::same},
+    {1, 16, 20, 20, 72, 3, 3, 1, 1, Padding::same},
     // one sample on at most 16 positions (the dot-product kernel): a patch with a partial last vector, on
     // one thread and split over two, and gap's 256 -> 7 layer itself
     {1, 5, 3, 3, 7, 3, 3, 1, 1, Padding::same},
@@ -138,8 +142,8 @@ TEST_CASE("conv2d fast kernels match the reference across row tiles, paths and t
 }
 
 TEST_CASE("conv2d fast kernels are bit-identical from run to run for a fixed thread count") {
-    for (const ConvCase& k : {tiled_cases[6], tiled_cases[7], tiled_cases[11], tiled_cases[16], tiled_cases[21],
-                              tiled_cases[22], tiled_cases[26], tiled_cases[28]}) {
+    for (const ConvCase& k : {tiled_cases[6], tiled_cases[7], tiled_cases[11], tiled_cases[16], tiled_cases[18],
+                              tiled_cases[23], tiled_cases[24], tiled_cases[28], tiled_cases[30], tiled_cases[32]}) {
         const ConvGeometry g = make_geometry(k);
         const std::vector<float> in = random_values(g.n * g.input_size(), 31),
                                  weight = random_values(g.weight_size(), 32);
