@@ -206,13 +206,18 @@ const std::vector<PoolCase> pool_cases = {
     {{2, 2, 48, 48}, {2, 2, 2, 2, Padding::same}}, {{1, 2, 13, 35}, {3, 3, 2, 2, Padding::same}},
 };
 
+std::string describe(const PoolCase& pc, int threads) {
+    return pc.in.str() + " window " + std::to_string(pc.spec.size_h) + "x" + std::to_string(pc.spec.size_w) +
+           " stride " + std::to_string(pc.spec.stride_h) + "x" + std::to_string(pc.spec.stride_w) + " " +
+           to_string(pc.spec.padding) + " threads " + std::to_string(threads);
+}
+
 }  // namespace
 
 TEST_CASE("max pooling matches a plain window scan, ties included") {
     for (const PoolCase& pc : pool_cases)
         for (int threads : {1, 2}) {
-            INFO(pc.in.str(), " window ", pc.spec.size_h, "x", pc.spec.size_w, " stride ", pc.spec.stride_h, "x",
-                 pc.spec.stride_w, " ", to_string(pc.spec.padding), " threads ", threads);
+            INFO(describe(pc, threads));
             // Values from {-1, 0, 1, 2}: many windows hold several equal maxima (as after a ReLU).
             Tensor in(pc.in);
             Rng rng(7);
@@ -277,8 +282,7 @@ void avg_pool_reference(const Shape& in_shape, const Pool2DSpec& spec, const Ten
 TEST_CASE("average pooling matches a plain window mean, forward and backward") {
     for (const PoolCase& pc : pool_cases)
         for (int threads : {1, 2}) {
-            INFO(pc.in.str(), " window ", pc.spec.size_h, "x", pc.spec.size_w, " stride ", pc.spec.stride_h, "x",
-                 pc.spec.stride_w, " ", to_string(pc.spec.padding), " threads ", threads);
+            INFO(describe(pc, threads));
             AvgPool2D pool(pc.spec);
             const Shape out_shape = pool.setup(pc.in.with_batch(1));
             const Tensor in = fer::testing::random_tensor(pc.in, 11);
