@@ -25,12 +25,13 @@ case "$model" in
            --nesterov --weight-decay 0.0001 --schedule cosine --seed 2 --threads 2) ;;
   gap)  # Arriaga et al.'s training: Adam, batch 128 (produced data/models/training_stages/gap_stage1.fer)
     flags=(--arch gap --epochs 50 --batch 128 --optimizer adam --lr 0.001 --schedule cosine --seed 1 --threads 2) ;;
-  gap_stage2)  # produced data/models/gap.fer. Stage 1 underfit (train accuracy 54 % under dropout 0.5 x 4
+  gap_stage2)  # produced data/models/training_stages/gap_stage2.fer. Stage 1 underfit (train accuracy 54 % under dropout 0.5 x 4
     # and augmentation): go on with dropout 0.2 and a fresh cosine cycle
     flags=(--init data/models/training_stages/gap_stage1.fer --dropout 0.2 --epochs 40 --batch 128 --optimizer adam
            --lr 0.0005 --schedule cosine --seed 1 --threads 2) ;;
-  gap_stage3)  # stage 2 still fit no better than it generalised (train 62.8 %, val 62.5 %): dropout 0.1, 16 epochs
-    flags=(--init data/models/gap.fer --dropout 0.1 --epochs 16 --batch 128 --optimizer adam --lr 0.0003
+  gap_stage3)  # produced data/models/gap.fer. Stage 2 still fit no better than it generalised (train 62.8 %,
+    # val 62.5 %): dropout 0.1, 16 epochs
+    flags=(--init data/models/training_stages/gap_stage2.fer --dropout 0.1 --epochs 16 --batch 128 --optimizer adam --lr 0.0003
            --schedule cosine --seed 1 --threads 2) ;;
   vgg_small)  # a third from-scratch net for the ensemble: VGG-style, 3x3 convolutions with BN, 4 stages, GAP
     flags=(--arch vgg_small --epochs 50 --batch 128 --optimizer sgd --lr 0.03 --momentum 0.9 --nesterov
@@ -39,8 +40,8 @@ case "$model" in
     flags=(--init data/models/five_layer.fer --class-weights balanced --select macro_f1 --epochs 8 --batch 256
            --optimizer sgd --lr 0.001 --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule cosine --seed 1
            --threads 2) ;;
-  gap_weighted)
-    flags=(--init data/models/gap.fer --class-weights balanced --select macro_f1 --epochs 8 --batch 128
+  gap_weighted)  # fine-tuned from stage 2, which was the shipped gap.fer then
+    flags=(--init data/models/training_stages/gap_stage2.fer --class-weights balanced --select macro_f1 --epochs 8 --batch 128
            --optimizer adam --lr 0.0001 --schedule cosine --seed 1 --threads 2) ;;
   *) echo "unknown model '$model' (five_layer, five_layer_stage2, gap, gap_stage2, gap_stage3, vgg_small, five_layer_weighted, gap_weighted)" >&2; exit 2 ;;
 esac
