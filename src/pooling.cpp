@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 #include "config_text.hpp"
 
@@ -84,6 +85,12 @@ PoolRow pool_row(const PoolGeometry& g, int oy) {
     return {std::max(y0, 0), std::min(y0 + g.size_h, g.h)};
 }
 
+// The input columns [begin, end) inside the plane of output column ox's window.
+std::pair<int, int> pool_columns(const PoolGeometry& g, int ox) {
+    const int x0 = ox * g.stride_w - g.pad_left;
+    return {std::max(x0, 0), std::min(x0 + g.size_w, g.w)};
+}
+
 // Per-thread scratch of one input row: column maxima (or sums) and, for max pooling in training, the
 // plane index each column maximum came from.
 struct PoolScratch {
@@ -151,8 +158,7 @@ void max_pool_plane(const PoolGeometry& g, const float* plane, float* out, int* 
                              best_index);
                 if (ox == g.ow) break;
             }
-            const int x0 = ox * g.stride_w - g.pad_left;
-            const int x_begin = std::max(x0, 0), x_end = std::min(x0 + g.size_w, g.w);
+            const auto [x_begin, x_end] = pool_columns(g, ox);
             start(ox, x_begin);
             for (int x = x_begin + 1; x < x_end; ++x)
                 consider(column_max, column_index, 0, x, 0, 1, best + ox, kTrackArgmax ? best_index + ox : nullptr);
@@ -180,8 +186,7 @@ void avg_pool_plane(const PoolGeometry& g, const float* plane, float* out, PoolS
         }
         const int rows = window.y_end - window.y_begin;
         for (int ox = 0; ox < g.ow; ++ox) {
-            const int x0 = ox * g.stride_w - g.pad_left;
-            const int x_begin = std::max(x0, 0), x_end = std::min(x0 + g.size_w, g.w);
+            const auto [x_begin, x_end] = pool_columns(g, ox);
             float sum = 0.0f;
             for (int x = x_begin; x < x_end; ++x) sum += column_sum[x];
             out[std::size_t(oy) * g.ow + ox] = sum / float(rows * (x_end - x_begin));
@@ -199,8 +204,7 @@ void avg_pool_backward_plane(const PoolGeometry& g, const float* dout, float* di
         const int rows = window.y_end - window.y_begin;
         std::fill(column_share, column_share + g.w, 0.0f);
         for (int ox = 0; ox < g.ow; ++ox) {
-            const int x0 = ox * g.stride_w - g.pad_left;
-            const int x_begin = std::max(x0, 0), x_end = std::min(x0 + g.size_w, g.w);
+            const auto [x_begin, x_end] = pool_columns(g, ox);
             const float share = dout[std::size_t(oy) * g.ow + ox] / float(rows * (x_end - x_begin));
             for (int x = x_begin; x < x_end; ++x) column_share[x] += share;
         }
