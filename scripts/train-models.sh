@@ -4,22 +4,25 @@
 # and logs go to ${FER_RUNS:-/var/tmp/fer-runs}/<model>/, and a run that is interrupted continues with
 # the same command plus --resume (this script adds it when a checkpoint exists).
 #
-#   scripts/train-models.sh five_layer|five_layer_stage2|gap|gap_stage2|gap_stage3|vgg_small|five_layer_weighted|gap_weighted [fer-train flags...]
+#   scripts/train-models.sh MODEL [fer-train flags...]   (MODEL: one of the names in the case below)
 #
 # The *_weighted models fine-tune the shipped unweighted model (data/models/<base>.fer) with class-balanced
 # loss weights, choosing the epoch by validation macro-F1: the paper's remedy for the rare disgust class.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model=${1:?usage: scripts/train-models.sh five_layer|five_layer_stage2|gap|gap_stage2|gap_stage3|vgg_small|five_layer_weighted|gap_weighted}
+models="five_layer five_layer_seed2 five_layer_stage2 gap gap_stage2 gap_stage3 vgg_small vgg_small_seed2 five_layer_weighted gap_weighted"
+model=${1:?usage: scripts/train-models.sh MODEL [fer-train flags...], MODEL one of: $models}
 shift
 bin=${FER_BUILD_DIR:-build}
 data=${FER_DATA:-../shared/data/fer2013}
 runs=${FER_RUNS:-/var/tmp/fer-runs}/$model
-mkdir -p "$runs"
 case "$model" in
   five_layer)  # the paper's optimiser: SGD, lr 0.01, batch 256
     flags=(--arch five_layer --epochs 60 --batch 256 --optimizer sgd --lr 0.01 --momentum 0.9 --nesterov
            --weight-decay 0.0001 --schedule cosine --seed 1 --threads 2) ;;
+  five_layer_seed2)  # the same optimiser, a longer cycle (train accuracy was still rising at epoch 60) and warm-up
+    flags=(--arch five_layer --epochs 80 --batch 256 --optimizer sgd --lr 0.01 --momentum 0.9 --nesterov
+           --weight-decay 0.0001 --schedule cosine --warmup 2 --seed 2 --threads 2) ;;
   five_layer_stage2)  # a second, short cosine cycle from the shipped five_layer (the paper's optimiser, lr 0.002)
     flags=(--init data/models/five_layer.fer --epochs 16 --batch 256 --optimizer sgd --lr 0.002 --momentum 0.9
            --nesterov --weight-decay 0.0001 --schedule cosine --seed 2 --threads 2) ;;
@@ -36,6 +39,9 @@ case "$model" in
   vgg_small)  # a third from-scratch net for the ensemble: VGG-style, 3x3 convolutions with BN, 4 stages, GAP
     flags=(--arch vgg_small --epochs 50 --batch 128 --optimizer sgd --lr 0.03 --momentum 0.9 --nesterov
            --weight-decay 0.0005 --schedule cosine --warmup 2 --seed 1 --threads 2) ;;
+  vgg_small_seed2)  # a second vgg_small for the ensemble: another seed, 40 epochs to fit the session
+    flags=(--arch vgg_small --epochs 40 --batch 128 --optimizer sgd --lr 0.03 --momentum 0.9 --nesterov
+           --weight-decay 0.0005 --schedule cosine --warmup 2 --seed 2 --threads 2) ;;
   five_layer_weighted)
     flags=(--init data/models/five_layer.fer --class-weights balanced --select macro_f1 --epochs 8 --batch 256
            --optimizer sgd --lr 0.001 --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule cosine --seed 1
@@ -43,8 +49,9 @@ case "$model" in
   gap_weighted)  # fine-tuned from stage 2, which was the shipped gap.fer then
     flags=(--init data/models/training_stages/gap_stage2.fer --class-weights balanced --select macro_f1 --epochs 8 --batch 128
            --optimizer adam --lr 0.0001 --schedule cosine --seed 1 --threads 2) ;;
-  *) echo "unknown model '$model' (five_layer, five_layer_stage2, gap, gap_stage2, gap_stage3, vgg_small, five_layer_weighted, gap_weighted)" >&2; exit 2 ;;
+  *) echo "unknown model '$model' (one of: $models)" >&2; exit 2 ;;
 esac
+mkdir -p "$runs"
 resume=()
 [ -f "$runs/$model.fer.ckpt" ] && resume=(--resume "$runs/$model.fer.ckpt")
 exec "$bin/fer-train" "${flags[@]}" --data "$data" --out "$runs/$model.fer" --quiet "${resume[@]}" "$@"
