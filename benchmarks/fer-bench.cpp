@@ -22,6 +22,7 @@
 
 #include "fer/architecture.hpp"
 #include "fer/context.hpp"
+#include "fer/conv_bf16.hpp"
 #include "fer/json_writer.hpp"
 #include "fer/loss.hpp"
 #include "fer/model_zoo.hpp"
@@ -98,6 +99,7 @@ struct BenchSettings {
     std::uint64_t seed = 1;
     int layer_batch = 64;
     bool cpu_time = false;  // every time as the main thread's CPU time (meaningful at one thread only)
+    fer::Precision precision = fer::Precision::fp32;  // of the inference cells (training is fp32)
     std::vector<std::string> cells{"train64", "train256", "infer256", "latency"};
 
     bool wants(const std::string& cell) const { return std::find(cells.begin(), cells.end(), cell) != cells.end(); }
@@ -134,7 +136,7 @@ double inference_images_per_second(const std::string& model, int batch, int thre
     fer::Network network = fer::build_model(model, settings.seed);
     fer::Rng rng(settings.seed);
     const fer::Tensor images = random_images(batch, network.input(), rng);
-    const fer::Context ctx = fer::Context::eval(fer::RunOptions{threads});
+    const fer::Context ctx = fer::Context::eval(fer::RunOptions{threads, settings.precision});
     const auto times = time_runs(settings.heavy(), settings.cpu_time, [&] { network.forward(images, ctx); });
     return double(batch) / quantile(times, 0.5);
 }
@@ -147,7 +149,7 @@ Latency batch1_latency(const std::string& model, int threads, const BenchSetting
     fer::Network network = fer::build_model(model, settings.seed);
     fer::Rng rng(settings.seed);
     const fer::Tensor image = random_images(1, network.input(), rng);
-    const fer::Context ctx = fer::Context::eval(fer::RunOptions{threads});
+    const fer::Context ctx = fer::Context::eval(fer::RunOptions{threads, settings.precision});
     const auto times = time_runs(settings.latency(), settings.cpu_time, [&] { network.forward(image, ctx); });
     return {quantile(times, 0.5) * 1e3, quantile(times, 0.99) * 1e3};
 }
@@ -324,6 +326,7 @@ std::string to_json(const std::vector<ModelReport>& reports, const BenchSettings
     json.key("fer_version").value(FER_VERSION);
     json.key("quick").value(settings.quick);
     json.key("clock").value(settings.cpu_time ? "thread CPU time" : "wall");
+    json.key("inference_precision").value(fer::to_string(settings.precision));
     for (const auto& report : reports) {
         json.key(report.model).begin_object();
         json.key("macs_per_image").value(double(report.macs));
@@ -388,8 +391,16 @@ int main(int argc, char** argv) {
     app.add_flag("--cpu-time", settings.cpu_time,
                  "measure the main thread's CPU time, not wall time: steadier on a loaded machine, "
                  "meaningful with --threads 1 only");
+    std::string precision = "fp32";
+    app.add_option("--precision", precision,
+                   "arithmetic of the inference cells: fp32, or bf16 (AVX-512 BF16 convolutions; fp32 without it)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"fp32", "bf16"}));
     app.add_option("--seed", settings.seed, "seed of the weights and the random data")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
+    settings.precision = fer::parse_precision(precision);
+    if (settings.precision == fer::Precision::bf16)
+        std::printf("inference precision: bf16%s\n", fer::bf16_supported() ? "" : " asked, but this build or CPU has no AVX-512 BF16: fp32");
     if (layers_only) {
         layers = true;
         settings.cells.clear();

@@ -81,10 +81,25 @@ void Conv2D::check_ready(const Tensor& in, const char* pass) const {
                                     input_shape_.with_batch(s.n).str());
 }
 
+bool Conv2D::runs_bf16(const ConvGeometry& g, const Context& ctx) const {
+    return !ctx.training && ctx.precision == Precision::bf16 && bf16_conv_applies(g) && bf16_supported();
+}
+
+void Conv2D::forward_bf16(const ConvGeometry& g, const Tensor& in, Tensor& out, const Context& ctx,
+                          const ChannelEpilogue* epilogue) {
+    if (ctx.weights_version == 0 || ctx.weights_version != bf16_weights_version_) {
+        bf16_weights_.pack(g, weight_);
+        bf16_weights_version_ = ctx.weights_version;
+    }
+    conv2d_forward_bf16(g, in.data(), bf16_weights_, bias_, out.data(), ctx.threads, bf16_workspace_, epilogue);
+}
+
 void Conv2D::forward(const Tensor& in, Tensor& out, const Context& ctx) {
     check_ready(in, "forward");
     const ConvGeometry g = geometry(in.shape().n);
     out.resize(output_shape_.with_batch(g.n));
+    if (ctx.training) bf16_weights_version_ = 0;  // an optimizer step may follow: convert again next time
+    if (runs_bf16(g, ctx)) return forward_bf16(g, in, out, ctx, nullptr);
     conv2d_forward(g, in.data(), weight_, bias_, out.data(), ctx.threads, workspace_);
 }
 
@@ -92,11 +107,13 @@ void Conv2D::forward_fused(const Tensor& in, Tensor& out, const Context& ctx, co
     check_ready(in, "forward");
     const ConvGeometry g = geometry(in.shape().n);
     out.resize(output_shape_.with_batch(g.n));
+    if (runs_bf16(g, ctx)) return forward_bf16(g, in, out, ctx, &epilogue);
     conv2d_forward(g, in.data(), weight_, bias_, out.data(), ctx.threads, workspace_, &epilogue);
 }
 
 void Conv2D::backward(const Tensor& in, const Tensor& /*out*/, const Tensor& dout, Tensor* din, const Context& ctx) {
     check_ready(in, "backward");
+    bf16_weights_version_ = 0;
     const ConvGeometry g = geometry(in.shape().n);
     check_same_shape(dout.shape(), output_shape_.with_batch(g.n), "conv2d backward dout");
     if (din) {

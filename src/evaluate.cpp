@@ -41,7 +41,7 @@ std::vector<float> predict_probabilities(std::span<Network* const> networks, std
 
     const std::size_t n = data.size();
     std::vector<float> probabilities(n * classes, 0.0f);
-    const Context ctx = Context::eval(RunOptions{options.threads});
+    const Context ctx = Context::eval(RunOptions{options.threads, options.precision});
     const std::size_t batch = std::size_t(std::max(1, options.batch));
     Tensor input, mirrored;
     std::vector<int> labels;
@@ -123,6 +123,33 @@ std::string evaluation_json(const Evaluation& e, std::span<const std::string> na
     }
     json.end_object();
     return json.str() + "\n";
+}
+
+std::string probabilities_csv(std::span<const float> probabilities, const Dataset& data) {
+    const std::size_t classes = data.classes.size();
+    if (probabilities.size() != data.size() * classes)
+        throw std::invalid_argument("probabilities_csv: probability count does not match the dataset");
+    // A field with a comma, quote or line break is quoted, its quotes doubled (RFC 4180).
+    auto field = [](const std::string& text) {
+        if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+        std::string quoted = "\"";
+        for (char ch : text) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+        return quoted + "\"";
+    };
+    std::string csv = "source,label";
+    for (const auto& name : data.classes) csv += "," + field(name);
+    csv += "\n";
+    char number[32];
+    for (std::size_t i = 0; i < data.size(); ++i) {
+        csv += field(data.sources.empty() ? std::to_string(i) : data.sources[i]) + "," +
+               field(data.classes[std::size_t(data.labels[i])]);
+        for (std::size_t c = 0; c < classes; ++c) {
+            std::snprintf(number, sizeof number, ",%.7g", double(probabilities[i * classes + c]));
+            csv += number;
+        }
+        csv += "\n";
+    }
+    return csv;
 }
 
 }  // namespace fer

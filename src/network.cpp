@@ -65,9 +65,15 @@ void Network::check_input(const Tensor& in, const char* pass) const {
                                     std::to_string(input_.width) + ")");
 }
 
+Context Network::with_weights_version(const Context& ctx) const {
+    Context versioned = ctx;
+    versioned.weights_version = params_version_;
+    return versioned;
+}
+
 const Tensor& Network::forward(const Tensor& in, const Context& ctx) {
     check_input(in, "forward");
-    const Tensor& out = layers_.forward(in, ctx);
+    const Tensor& out = layers_.forward(in, with_weights_version(ctx));
     last_forward_shape_ = out.shape();
     last_forward_was_logits_ = !ends_in_softmax_;
     return out;
@@ -75,7 +81,7 @@ const Tensor& Network::forward(const Tensor& in, const Context& ctx) {
 
 const Tensor& Network::forward_logits(const Tensor& in, const Context& ctx) {
     check_input(in, "forward_logits");
-    const Tensor& out = layers_.forward(in, ctx, ends_in_softmax_ ? 1 : 0);
+    const Tensor& out = layers_.forward(in, with_weights_version(ctx), ends_in_softmax_ ? 1 : 0);
     last_forward_shape_ = out.shape();
     last_forward_was_logits_ = true;
     return out;

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "fer/atomic_file.hpp"
+#include "fer/conv_bf16.hpp"
 #include "fer/dataset.hpp"
 #include "fer/evaluate.hpp"
 #include "fer/image.hpp"
@@ -16,7 +17,8 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("fer-eval ") + FER_VERSION);
     std::vector<std::string> model_paths;
     std::vector<float> weights;
-    std::string data, split = "PrivateTest", json_path, plot_path, markdown_path, image_path;
+    std::string data, split = "PrivateTest", json_path, plot_path, markdown_path, image_path, probabilities_path;
+    std::string precision = "fp32";
     fer::PredictOptions predict;
     bool strict = false;
     app.add_option("--model", model_paths,
@@ -30,6 +32,10 @@ int main(int argc, char** argv) {
     app.add_option("--json", json_path, "write the report as JSON");
     app.add_option("--plot", plot_path, "write the confusion-matrix heat map (.svg)");
     app.add_option("--markdown", markdown_path, "write the per-class table and confusion matrix as Markdown");
+    app.add_option("--probabilities", probabilities_path, "write each image's class probabilities as CSV");
+    app.add_option("--precision", precision, "inference arithmetic: fp32, or bf16 (AVX-512 BF16 convolutions)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"fp32", "bf16"}));
     app.add_flag("--tta", predict.tta, "test-time augmentation: average each image with its mirror");
     app.add_option("--threads", predict.threads, "threads (0 = all cores)")->capture_default_str();
     app.add_option("--batch", predict.batch, "inference batch size")->capture_default_str()->check(CLI::PositiveNumber);
@@ -37,6 +43,9 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     try {
+        predict.precision = fer::parse_precision(precision);
+        if (predict.precision == fer::Precision::bf16 && !fer::bf16_supported())
+            std::fprintf(stderr, "fer-eval: this build or CPU has no AVX-512 BF16: evaluating in fp32\n");
         if (data.empty() && image_path.empty()) throw std::invalid_argument("give --data DIR or --image FILE");
         if (model_paths.empty()) model_paths = fer::model_files_in("data/models");
         if (model_paths.empty())
@@ -90,6 +99,8 @@ int main(int argc, char** argv) {
             fer::write_file_atomically(json_path, fer::evaluation_json(evaluation, classes, model_paths));
         if (!markdown_path.empty())
             fer::write_file_atomically(markdown_path, fer::format_markdown(evaluation.matrix, classes));
+        if (!probabilities_path.empty())
+            fer::write_file_atomically(probabilities_path, fer::probabilities_csv(probabilities, dataset));
         if (!plot_path.empty()) {
             char title[128];
             std::snprintf(title, sizeof title, "confusion matrix (rows true), accuracy %.2f %%",

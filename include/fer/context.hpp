@@ -2,12 +2,23 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace fer {
+
+// The arithmetic of inference. bf16: eval-mode stride-1 convolutions multiply bf16-rounded inputs and
+// weights with fp32 sums (include/fer/conv_bf16.hpp), about twice the fp32 rate, where the CPU has
+// AVX-512 BF16 and fp32 elsewhere. Training and every other layer are always fp32.
+enum class Precision { fp32, bf16 };
+
+// "fp32" / "bf16"; parse_precision throws std::invalid_argument naming the text otherwise.
+std::string to_string(Precision precision);
+Precision parse_precision(const std::string& text);
 
 struct RunOptions {
     // OpenMP threads for every kernel; 0 means all the machine's cores.
     int threads = 0;
+    Precision precision = Precision::fp32;
 };
 
 // Resolves RunOptions::threads (0 -> omp_get_max_threads()).
@@ -19,11 +30,18 @@ struct Context {
     // Training step counter. Dropout derives its mask from (layer seed, step, element), so a
     // resumed run reproduces the masks of an uninterrupted one.
     std::uint64_t step = 0;
+    Precision precision = Precision::fp32;  // eval mode only; training is fp32
+    // The owner's promise that the parameters have not changed while this stays the same non-zero value
+    // (Network sets it), so layers may keep converted copies of their weights; 0: no promise, convert
+    // on every call.
+    std::uint64_t weights_version = 0;
 
     static Context train(const RunOptions& options, std::uint64_t step) {
         return {true, resolve_threads(options), step};
     }
-    static Context eval(const RunOptions& options) { return {false, resolve_threads(options), 0}; }
+    static Context eval(const RunOptions& options) {
+        return {false, resolve_threads(options), 0, options.precision};
+    }
 };
 
 }  // namespace fer

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "fer/conv_bf16.hpp"
 #include "fer/conv_kernels.hpp"
 #include "fer/layer.hpp"
 #include "fer/padding.hpp"
@@ -37,6 +38,8 @@ public:
     void forward(const Tensor& in, Tensor& out, const Context& ctx) override;
     // An inference forward with the following BatchNorm and/or ReLU applied to each output tile as it is
     // computed (Sequence fuses them in eval mode); the same bits as running those layers after forward.
+    // Both run on the bf16 kernel when ctx asks for bf16 in eval mode and it applies (stride 1, a CPU
+    // with AVX-512 BF16), keeping the converted weights while ctx.weights_version stays the same.
     void forward_fused(const Tensor& in, Tensor& out, const Context& ctx, const ChannelEpilogue& epilogue);
     void backward(const Tensor& in, const Tensor& out, const Tensor& dout, Tensor* din, const Context& ctx) override;
 
@@ -45,6 +48,9 @@ public:
 private:
     ConvGeometry geometry(int batch) const;
     void check_ready(const Tensor& in, const char* pass) const;
+    bool runs_bf16(const ConvGeometry& g, const Context& ctx) const;
+    void forward_bf16(const ConvGeometry& g, const Tensor& in, Tensor& out, const Context& ctx,
+                      const ChannelEpilogue* epilogue);
 
     Conv2DSpec spec_;
     int pad_top_ = 0, pad_left_ = 0;
@@ -53,6 +59,9 @@ private:
     float* weight_grad_ = nullptr;
     float* bias_grad_ = nullptr;
     ConvWorkspace workspace_;
+    Bf16ConvWeights bf16_weights_;
+    std::uint64_t bf16_weights_version_ = 0;  // the weights_version they were converted at; 0: stale
+    Bf16ConvWorkspace bf16_workspace_;
 };
 
 }  // namespace fer

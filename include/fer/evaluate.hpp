@@ -18,6 +18,7 @@ struct PredictOptions {
     int threads = 0;      // 0 = all cores
     int batch = 256;
     bool tta = false;     // average each image with its horizontal mirror
+    Precision precision = Precision::fp32;
 };
 
 // Row-major (N x K) class probabilities. With several networks, the weighted mean of their
@@ -32,6 +33,10 @@ struct Evaluation {
 };
 
 Evaluation evaluate_probabilities(std::span<const float> probabilities, const Dataset& data);
+
+// One CSV row per image: source, true class, then the probability of each class (a header names them),
+// for combining or inspecting models outside the tool (scripts/select-ensemble.py reads it).
+std::string probabilities_csv(std::span<const float> probabilities, const Dataset& data);
 
 // The report as JSON: accuracy, macro_f1, loss, images, classes, per_class {precision, recall, f1,
 // support}, confusion (rows true, columns predicted, counts), confusion_percent, and `models`.

@@ -43,7 +43,12 @@ public:
     void backward(const Tensor& in, const Tensor& dlogits, const Context& ctx);
     void zero_grads();
 
-    std::span<float> params() { return params_; }
+    // Mutable access counts as a change of the parameters (see Context::weights_version): a span kept and
+    // written through after an eval-mode forward is not seen by converted (bf16) weights; ask again.
+    std::span<float> params() {
+        ++params_version_;
+        return params_;
+    }
     std::span<const float> params() const { return params_; }
     std::span<float> grads() { return grads_; }
     std::span<const float> grads() const { return grads_; }
@@ -69,6 +74,7 @@ public:
 
 private:
     void check_input(const Tensor& in, const char* pass) const;
+    Context with_weights_version(const Context& ctx) const;
 
     Sequence layers_;
     InputSpec input_;
@@ -79,6 +85,7 @@ private:
     std::vector<std::uint8_t> decay_mask_;
     Shape last_forward_shape_;  // output of the last forward, for checking backward's dlogits
     bool last_forward_was_logits_ = false;
+    std::uint64_t params_version_ = 1;  // passed to the layers as Context::weights_version
 };
 
 // 2438311 -> "2,438,311".

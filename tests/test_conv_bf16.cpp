@@ -1,0 +1,138 @@
+// The bf16 inference convolution: the rounding against the hardware's, the fast kernel against the plain
+// bf16 reference (all block shapes and tails, epilogues, 1 and 2 threads, run-to-run bits), and the
+// reference against fp32 within bf16's precision.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "conv_case.hpp"
+#include "fer/conv_bf16.hpp"
+#include "gradcheck.hpp"
+
+using namespace fer;
+using fer::testing::ConvCase;
+using fer::testing::make_geometry;
+using fer::testing::relative_difference;
+
+namespace {
+
+std::vector<float> random_values(std::size_t size, std::uint64_t seed) {
+    const Tensor t = fer::testing::random_tensor({1, 1, 1, int(size)}, seed);
+    return {t.data(), t.data() + size};
+}
+
+float from_bits(std::uint32_t bits) {
+    float value;
+    std::memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
+}  // namespace
+
+TEST_CASE("to_bf16 rounds to nearest, ties to even, and keeps NaN and infinity") {
+    CHECK(to_bf16(1.0f) == 0x3f80);
+    CHECK(to_bf16(from_bits(0x3f808000u)) == 0x3f80);  // a tie, down to the even neighbour
+    CHECK(to_bf16(from_bits(0x3f818000u)) == 0x3f82);  // a tie, up to the even neighbour
+    CHECK(to_bf16(from_bits(0x3f808001u)) == 0x3f81);
+    CHECK(to_bf16(-2.5f) == 0xc020);
+    CHECK(to_bf16(from_bits(0x7f7fffffu)) == 0x7f80);  // the largest float rounds up to infinity
+    CHECK(to_bf16(INFINITY) == 0x7f80);
+    CHECK(std::isnan(from_bf16(to_bf16(NAN))));
+    CHECK(std::isnan(from_bf16(to_bf16(from_bits(0x7f800001u)))));  // a NaN whose payload truncates to zero
+    CHECK(from_bf16(to_bf16(3.0f)) == 3.0f);
+}
+
+namespace {
+
+struct Bf16Case {
+    ConvCase shape;
+    bool bias, epilogue;
+};
+
+std::string describe(const ConvCase& k, int threads) {
+    char text[160];
+    std::snprintf(text, sizeof text, "n%d c%d %dx%d oc%d k%dx%d %s threads %d", k.n, k.c, k.h, k.w, k.oc, k.kh, k.kw,
+                  to_string(k.padding).c_str(), threads);
+    return text;
+}
+
+}  // namespace
+
+TEST_CASE("bf16 convolution matches the bf16 reference") {
+    // Contiguous blocks (rows >= 24 or >= 12 wide) with partial last blocks, gathered blocks on small maps,
+    // one and several channel vectors with a partial last one, odd input channels, 'valid' and even kernels.
+    const std::vector<Bf16Case> cases = {
+        // n  c   h   w  oc kh kw sh sw padding        bias  epilogue
+        {{1, 16, 48, 48, 16, 7, 7, 1, 1, Padding::same}, true, true},
+        {{1, 1, 48, 48, 16, 7, 7, 1, 1, Padding::same}, true, false},
+        {{2, 16, 24, 24, 32, 5, 5, 1, 1, Padding::same}, true, true},
+        {{1, 32, 12, 12, 64, 3, 3, 1, 1, Padding::same}, false, true},
+        {{3, 64, 6, 6, 128, 3, 3, 1, 1, Padding::same}, true, true},
+        {{1, 128, 3, 3, 256, 3, 3, 1, 1, Padding::same}, true, false},
+        {{2, 256, 3, 3, 7, 3, 3, 1, 1, Padding::same}, true, false},
+        {{2, 3, 13, 29, 5, 3, 3, 1, 1, Padding::same}, true, true},
+        {{1, 5, 20, 27, 40, 4, 4, 1, 1, Padding::same}, true, true},
+        {{2, 4, 9, 30, 17, 3, 5, 1, 1, Padding::valid}, false, false},
+        {{1, 6, 5, 7, 33, 2, 2, 1, 1, Padding::valid}, true, true},
+        {{2, 2, 1, 1, 3, 1, 1, 1, 1, Padding::valid}, true, false},
+    };
+    if (!bf16_supported()) {
+        MESSAGE("skipped: this build or CPU has no AVX-512 BF16");
+        return;
+    }
+    for (const Bf16Case& k : cases) {
+        const ConvGeometry g = make_geometry(k.shape);
+        const std::vector<float> in = random_values(g.n * g.input_size(), 1);
+        const std::vector<float> weight = random_values(g.weight_size(), 2);
+        const std::vector<float> bias_values = random_values(g.oc, 3);
+        const std::vector<float> scale = random_values(g.oc, 4), shift = random_values(g.oc, 5);
+        const ChannelEpilogue epilogue_values{scale.data(), shift.data(), true};
+        const float* bias = k.bias ? bias_values.data() : nullptr;
+        const ChannelEpilogue* epilogue = k.epilogue ? &epilogue_values : nullptr;
+
+        std::vector<float> expected(g.n * g.output_size());
+        conv2d_forward_bf16_reference(g, in.data(), weight.data(), bias, expected.data(), epilogue);
+        Bf16ConvWeights packed;
+        packed.pack(g, weight.data());
+        std::vector<float> first;
+        for (int threads : {1, 2}) {
+            CAPTURE(describe(k.shape, threads));
+            Bf16ConvWorkspace workspace;
+            std::vector<float> out(g.n * g.output_size(), NAN);
+            conv2d_forward_bf16(g, in.data(), packed, bias, out.data(), threads, workspace, epilogue);
+            CHECK(relative_difference(out, expected) < 1e-5);
+            if (first.empty()) {
+                first = out;
+            } else {
+                CHECK(out == first);  // each output's sum has one order whatever the split
+            }
+        }
+    }
+}
+
+TEST_CASE("the bf16 reference is the fp32 convolution within bf16's precision") {
+    const ConvGeometry g = make_geometry({2, 8, 12, 12, 16, 3, 3, 1, 1, Padding::same});
+    const std::vector<float> in = random_values(g.n * g.input_size(), 11);
+    const std::vector<float> weight = random_values(g.weight_size(), 12);
+    std::vector<float> fp32(g.n * g.output_size()), bf16(g.n * g.output_size());
+    conv2d_forward_reference(g, in.data(), weight.data(), nullptr, fp32.data());
+    conv2d_forward_bf16_reference(g, in.data(), weight.data(), nullptr, bf16.data());
+    const double difference = relative_difference(bf16, fp32);
+    CHECK(difference > 0);     // it did round
+    CHECK(difference < 2e-2);  // 8 mantissa bits: about 0.4 % per operand
+}
+
+TEST_CASE("bf16 convolution refuses a stride it does not handle") {
+    const ConvGeometry g = make_geometry({1, 2, 8, 8, 4, 3, 3, 2, 2, Padding::same});
+    CHECK_FALSE(bf16_conv_applies(g));
+    if (!bf16_supported()) return;
+    Bf16ConvWeights packed;
+    std::vector<float> weight(g.weight_size(), 0.5f), in(g.input_size(), 1.0f), out(g.output_size());
+    packed.pack(g, weight.data());
+    Bf16ConvWorkspace workspace;
+    CHECK_THROWS_AS(conv2d_forward_bf16(g, in.data(), packed, nullptr, out.data(), 1, workspace), std::logic_error);
+}
