@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "fer/ensemble.hpp"
 #include "fer/model_file.hpp"
 #include "fer/player/emotion_decider.hpp"
 #include "fer/player/face_detector.hpp"
@@ -176,12 +177,15 @@ private:
 };
 
 std::unique_ptr<player::Engine> real_engine(const std::string& clip, const std::string& music) {
+    const fer::EnsembleSpec shipped = fer::default_ensemble("data/models");
     std::vector<fer::Network> networks;
-    for (const auto& path : fer::model_files_in("data/models")) networks.push_back(fer::load_model(path).network);
+    for (const auto& path : shipped.model_paths) networks.push_back(fer::load_model(path).network);
     if (networks.empty())
         throw std::runtime_error("--real needs a model in data/models (run from the repository root)");
     player::DecisionOptions options;
     options.threads = 1;
+    options.weights = shipped.weights;
+    options.tta = shipped.tta;
     player::SourceOptions source_options;
     source_options.loop = true;
     return std::make_unique<player::LocalEngine>(player::open_video(clip, source_options), player::FaceDetector{},

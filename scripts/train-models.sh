@@ -10,7 +10,7 @@
 # loss weights, choosing the epoch by validation macro-F1: the paper's remedy for the rare disgust class.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-models="five_layer five_layer_stage2 five_layer_stage3 five_layer_stage4 gap gap_stage2 gap_stage3 gap_stage4 vgg_small five_layer_weighted gap_weighted"
+models="five_layer five_layer_stage2 five_layer_stage3 five_layer_stage4 gap gap_stage2 gap_stage3 gap_stage4 vgg_small vgg_small_seed2 five_layer_weighted gap_weighted"
 model=${1:?usage: scripts/train-models.sh MODEL [fer-train flags...], MODEL one of: $models}
 shift
 bin=${FER_BUILD_DIR:-build}
@@ -46,6 +46,9 @@ case "$model" in
   vgg_small)  # a third from-scratch net for the ensemble: VGG-style, 3x3 convolutions with BN, 4 stages, GAP
     flags=(--arch vgg_small --epochs 50 --batch 128 --optimizer sgd --lr 0.03 --momentum 0.9 --nesterov
            --weight-decay 0.0005 --schedule cosine --warmup 2 --seed 1 --threads 2) ;;
+  vgg_small_seed2)  # a second vgg_small for the ensemble: another seed, 40 epochs
+    flags=(--arch vgg_small --epochs 40 --batch 128 --optimizer sgd --lr 0.03 --momentum 0.9 --nesterov
+           --weight-decay 0.0005 --schedule cosine --warmup 2 --seed 2 --threads 2) ;;
   five_layer_weighted)
     flags=(--init data/models/five_layer.fer --class-weights balanced --select macro_f1 --epochs 8 --batch 256
            --optimizer sgd --lr 0.001 --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule cosine --seed 1

@@ -1,8 +1,10 @@
 // The bf16 inference convolution: the rounding against the hardware's, the fast kernel against the plain
 // bf16 reference (all block shapes and tails, epilogues, 1 and 2 threads, run-to-run bits), and the
-// reference against fp32 within bf16's precision.
+// reference against fp32 within bf16's precision; whole networks in bf16 against fp32, and converted
+// weights that follow new parameters.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -11,6 +13,8 @@
 
 #include "conv_case.hpp"
 #include "fer/conv_bf16.hpp"
+#include "fer/model_zoo.hpp"
+#include "fer/network.hpp"
 #include "gradcheck.hpp"
 
 using namespace fer;
@@ -135,4 +139,35 @@ TEST_CASE("bf16 convolution refuses a stride it does not handle") {
     packed.pack(g, weight.data());
     Bf16ConvWorkspace workspace;
     CHECK_THROWS_AS(conv2d_forward_bf16(g, in.data(), packed, nullptr, out.data(), 1, workspace), std::logic_error);
+}
+
+TEST_CASE("bf16 inference of every zoo model is close to fp32 and sees changed parameters") {
+    if (!bf16_supported()) {
+        MESSAGE("skipped: this build or CPU has no AVX-512 BF16");
+        return;
+    }
+    for (const std::string& name : model_names()) {
+        CAPTURE(name);
+        Network net = build_model(name, 7);
+        const Tensor images = fer::testing::random_tensor({3, 1, 48, 48}, 8);
+        const Tensor fp32 = net.forward(images, Context::eval(RunOptions{2, Precision::fp32}));
+        const Context bf16_ctx = Context::eval(RunOptions{2, Precision::bf16});
+        const Tensor bf16 = net.forward(images, bf16_ctx);
+        double largest = 0;
+        for (std::size_t i = 0; i < fp32.size(); ++i) largest = std::max(largest, double(std::abs(fp32[i] - bf16[i])));
+        CHECK(largest > 0);     // it did run in bf16
+        CHECK(largest < 0.02);  // probabilities within 2 points
+        const Tensor again = net.forward(images, bf16_ctx);
+        CHECK(std::equal(again.data(), again.data() + again.size(), bf16.data()));  // converted weights kept
+
+        // New parameters through params(): the next bf16 forward must use them, like a network built with them.
+        for (float& p : net.params()) p *= 0.5f;
+        const Tensor changed = net.forward(images, bf16_ctx);
+        Network fresh = build_model(name, 7);
+        std::copy(net.params().begin(), net.params().end(), fresh.params().begin());
+        std::copy(net.state().begin(), net.state().end(), fresh.state().begin());
+        const Tensor expected = fresh.forward(images, bf16_ctx);
+        CHECK(std::equal(changed.data(), changed.data() + changed.size(), expected.data()));
+        CHECK_FALSE(std::equal(changed.data(), changed.data() + changed.size(), bf16.data()));
+    }
 }

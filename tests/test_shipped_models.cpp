@@ -1,4 +1,4 @@
-// Keeps docs/results.md true: every model (or ensemble) in its shipped-models table is evaluated on
+// Keeps docs/results.md true: every model (or ensemble, or ensemble file) in its shipped-models table is evaluated on
 // the FER2013 test split (PrivateTest) and must reproduce the stated accuracy to 0.1 percentage point.
 // Skips, saying why, where ../shared/data/fer2013 is absent.
 #include <doctest/doctest.h>
@@ -12,6 +12,7 @@
 
 #include "fer/atomic_file.hpp"
 #include "fer/dataset.hpp"
+#include "fer/ensemble.hpp"
 #include "fer/evaluate.hpp"
 #include "fer/model_file.hpp"
 
@@ -83,13 +84,23 @@ TEST_CASE("the shipped models reach the test accuracy docs/results.md states") {
     const Dataset test = load_image_folder(test_split, options);
     REQUIRE(test.size() == 3589);
     for (const ShippedRow& row : rows) {
+        // A row naming an ensemble file (data/models/ensemble.txt) evaluates its members with its weights.
+        std::vector<std::string> paths;
+        std::vector<float> weights;
+        for (const auto& file : row.files) paths.push_back(root + "/" + file);
+        if (row.files.size() == 1 && row.files[0].ends_with(".txt")) {
+            const EnsembleSpec spec = read_ensemble_file(paths[0]);
+            CHECK_MESSAGE(spec.tta == row.tta, row.name << ": the tta column disagrees with " << row.files[0]);
+            paths = spec.model_paths;
+            weights = spec.weights;
+        }
         std::vector<LoadedModel> models;
         std::vector<Network*> networks;
-        for (const auto& file : row.files) models.push_back(load_model(root + "/" + file));
+        for (const auto& path : paths) models.push_back(load_model(path));
         for (auto& m : models) networks.push_back(&m.network);
         PredictOptions predict;
         predict.tta = row.tta;
-        Evaluation e = evaluate_probabilities(predict_probabilities(networks, {}, test, predict), test);
+        Evaluation e = evaluate_probabilities(predict_probabilities(networks, weights, test, predict), test);
         double measured = 100.0 * e.matrix.accuracy();
         INFO(row.name << ": measured " << measured << " %, docs/results.md says " << row.accuracy_percent << " %");
         CHECK(std::abs(measured - row.accuracy_percent) <= 0.1);

@@ -7,6 +7,7 @@
 #include "fer/atomic_file.hpp"
 #include "fer/conv_bf16.hpp"
 #include "fer/dataset.hpp"
+#include "fer/ensemble.hpp"
 #include "fer/evaluate.hpp"
 #include "fer/image.hpp"
 #include "fer/model_file.hpp"
@@ -22,7 +23,7 @@ int main(int argc, char** argv) {
     fer::PredictOptions predict;
     bool strict = false;
     app.add_option("--model", model_paths,
-                   "model file; repeat for a soft-voting ensemble (default: the shipped data/models/*.fer)");
+                   "model file; repeat for a soft-voting ensemble (default: data/models/ensemble.txt, else every data/models/*.fer)");
     app.add_option("--weights", weights, "one weight per model for the ensemble average (default equal)");
     auto* data_option =
         app.add_option("--data", data, "a folder of class folders, a folder holding test/, or fer2013.csv");
@@ -47,7 +48,13 @@ int main(int argc, char** argv) {
         if (predict.precision == fer::Precision::bf16 && !fer::bf16_supported())
             std::fprintf(stderr, "fer-eval: this build or CPU has no AVX-512 BF16: evaluating in fp32\n");
         if (data.empty() && image_path.empty()) throw std::invalid_argument("give --data DIR or --image FILE");
-        if (model_paths.empty()) model_paths = fer::model_files_in("data/models");
+        if (model_paths.empty()) {
+            const fer::EnsembleSpec shipped = fer::default_ensemble("data/models");
+            model_paths = shipped.model_paths;
+            if (weights.empty()) weights = shipped.weights;
+            predict.tta = predict.tta || shipped.tta;
+            if (!model_paths.empty()) std::fprintf(stderr, "fer-eval: the default models: %s\n", shipped.source.c_str());
+        }
         if (model_paths.empty())
             throw std::invalid_argument("no model: pass --model FILE (there is no data/models/*.fer here)");
         if (!plot_path.empty() && !plot_path.ends_with(".svg"))

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "fer/ensemble.hpp"
 #include "fer/model_file.hpp"
 #include "fer/player/emotion_decider.hpp"
 #include "fer/player/face_detector.hpp"
@@ -42,7 +43,7 @@ int main(int argc, char** argv) {
     sources->require_option(1);
     app.add_flag("--loop", loop, "restart a video or image folder at its end (the default for the web page)");
     app.add_flag("--no-loop", no_loop, "stop at the end of a video or image folder (the default for --headless)");
-    app.add_option("--model", model_paths, "model file; repeat for a soft-voting ensemble (default data/models/*.fer)");
+    app.add_option("--model", model_paths, "model file; repeat for a soft-voting ensemble (default: data/models/ensemble.txt, else every data/models/*.fer)");
     app.add_option("--music", music, "music folder, scanned recursively")->capture_default_str();
     app.add_option("--mood-map", mood_map_path, "emotion -> genres map")->capture_default_str();
     app.add_option("--cascade", cascade, "Haar face cascade (default: found in opencv-data or $FER_CASCADE)");
@@ -93,7 +94,12 @@ int main(int argc, char** argv) {
 
     try {
         if (loop && no_loop) throw std::invalid_argument("--loop and --no-loop contradict each other");
-        if (model_paths.empty()) model_paths = fer::model_files_in("data/models");
+        if (model_paths.empty()) {
+            const fer::EnsembleSpec shipped = fer::default_ensemble("data/models");
+            model_paths = shipped.model_paths;
+            decision.weights = shipped.weights;
+            decision.tta = shipped.tta;
+        }
         if (model_paths.empty())
             throw std::invalid_argument("no model: pass --model FILE (there is no data/models/*.fer here)");
         if (decision.threads > 0) cv::setNumThreads(decision.threads);

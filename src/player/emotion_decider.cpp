@@ -18,6 +18,9 @@ EmotionDecider::EmotionDecider(std::vector<Network> networks, const DecisionOpti
     if (!(options_.timeout_seconds > 0)) throw std::invalid_argument("emotion decider: --timeout must be > 0");
     if (options_.min_confidence < 0 || options_.min_confidence > 1)
         throw std::invalid_argument("emotion decider: --min-confidence must be in [0, 1]");
+    if (!options_.weights.empty() && options_.weights.size() != networks_.size())
+        throw std::invalid_argument("emotion decider: " + std::to_string(options_.weights.size()) + " weights for " +
+                                    std::to_string(networks_.size()) + " models");
     const Network& first = networks_.front();
     for (const Network& net : networks_) {
         if (net.input().channels != 1)
@@ -81,7 +84,8 @@ EmotionEstimate EmotionDecider::classify(std::span<const GreyImage> faces) {
     PredictOptions predict;
     predict.threads = options_.threads;
     predict.batch = int(faces.size());
-    const std::vector<float> per_face = predict_probabilities(members, {}, batch, predict);
+    predict.tta = options_.tta;
+    const std::vector<float> per_face = predict_probabilities(members, options_.weights, batch, predict);
 
     const std::size_t k = classes().size();
     EmotionEstimate estimate;

@@ -24,6 +24,8 @@ struct DecisionOptions {
     double min_confidence = 0;    // below it the decision is flagged low_confidence; 0 disables
     double margin = 0.1;          // crop margin around the detected box, a fraction of its size per side
     int threads = 0;              // inference threads; 0 means all cores
+    std::vector<float> weights{};  // one per ensemble member; empty: equal (data/models/ensemble.txt gives them)
+    bool tta = false;              // average each face with its mirror
 };
 
 struct FaceSample {
