@@ -10,25 +10,25 @@
 # loss weights, choosing the epoch by validation macro-F1: the paper's remedy for the rare disgust class.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-models="five_layer five_layer_stage2 five_layer_stage3 five_layer_stage4 gap gap_stage2 gap_stage3 gap_stage4 vgg_small vgg_small_seed2 five_layer_weighted gap_weighted"
+models="five_layer five_layer_stage2 five_layer_stage3 five_layer_stage4 gap gap_stage2 gap_stage3 vgg_small five_layer_weighted gap_weighted"
 model=${1:?usage: scripts/train-models.sh MODEL [fer-train flags...], MODEL one of: $models}
 shift
 bin=${FER_BUILD_DIR:-build}
 data=${FER_DATA:-../shared/data/fer2013}
 runs=${FER_RUNS:-/var/tmp/fer-runs}/$model
 case "$model" in
-  five_layer)  # the paper's optimiser: SGD, lr 0.01, batch 256
+  five_layer)  # the paper's optimiser: SGD, lr 0.01, batch 256 (produced data/models/training_stages/five_layer_stage1.fer)
     flags=(--arch five_layer --epochs 60 --batch 256 --optimizer sgd --lr 0.01 --momentum 0.9 --nesterov
            --weight-decay 0.0001 --schedule cosine --seed 1 --threads 2) ;;
-  five_layer_stage2)  # a second, short cosine cycle from the shipped five_layer (the paper's optimiser, lr 0.002)
-    flags=(--init data/models/five_layer.fer --epochs 16 --batch 256 --optimizer sgd --lr 0.002 --momentum 0.9
+  five_layer_stage2)  # a second, short cosine cycle from stage 1 (the paper's optimiser, lr 0.002); not shipped
+    flags=(--init data/models/training_stages/five_layer_stage1.fer --epochs 16 --batch 256 --optimizer sgd --lr 0.002 --momentum 0.9
            --nesterov --weight-decay 0.0001 --schedule cosine --seed 2 --threads 2) ;;
-  five_layer_stage3)  # from the shipped five_layer: its dropout 0.3 -> 0.1 (train accuracy 66.9 % under
+  five_layer_stage3)  # produced data/models/five_layer.fer. From stage 1: its dropout 0.3 -> 0.1 (train accuracy 66.9 % under
     # augmentation against val 63.4 %: room to fit more), a short cosine cycle of the paper's optimiser
-    flags=(--init data/models/five_layer.fer --dropout 0.1 --epochs 12 --batch 256 --optimizer sgd --lr 0.003
+    flags=(--init data/models/training_stages/five_layer_stage1.fer --dropout 0.1 --epochs 12 --batch 256 --optimizer sgd --lr 0.003
            --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule cosine --seed 3 --threads 2) ;;
-  five_layer_stage4)  # from stage 3 (val 63.83 %, train 69 %): dropout 0.1 -> 0, another short cycle
-    flags=(--init data/models/training_stages/five_layer_stage3.fer --dropout 0 --epochs 12 --batch 256 --optimizer sgd
+  five_layer_stage4)  # from stage 3 (val 63.83 %, train 69 %): dropout 0.1 -> 0, another short cycle; not shipped
+    flags=(--init data/models/five_layer.fer --dropout 0 --epochs 12 --batch 256 --optimizer sgd
            --lr 0.002 --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule cosine --seed 4 --threads 2) ;;
   gap)  # Arriaga et al.'s training: Adam, batch 128 (produced data/models/training_stages/gap_stage1.fer)
     flags=(--arch gap --epochs 50 --batch 128 --optimizer adam --lr 0.001 --schedule cosine --seed 1 --threads 2) ;;
@@ -40,17 +40,11 @@ case "$model" in
     # val 62.5 %): dropout 0.1, 16 epochs
     flags=(--init data/models/training_stages/gap_stage2.fer --dropout 0.1 --epochs 16 --batch 128 --optimizer adam --lr 0.0003
            --schedule cosine --seed 1 --threads 2) ;;
-  gap_stage4)  # from the shipped gap (stage 3): dropout 0.1 -> 0, another short cosine cycle
-    flags=(--init data/models/gap.fer --dropout 0 --epochs 10 --batch 128 --optimizer adam --lr 0.0002
-           --schedule cosine --seed 4 --threads 2) ;;
   vgg_small)  # a third from-scratch net for the ensemble: VGG-style, 3x3 convolutions with BN, 4 stages, GAP
     flags=(--arch vgg_small --epochs 50 --batch 128 --optimizer sgd --lr 0.03 --momentum 0.9 --nesterov
            --weight-decay 0.0005 --schedule cosine --warmup 2 --seed 1 --threads 2) ;;
-  vgg_small_seed2)  # a second vgg_small for the ensemble: another seed, 40 epochs
-    flags=(--arch vgg_small --epochs 40 --batch 128 --optimizer sgd --lr 0.03 --momentum 0.9 --nesterov
-           --weight-decay 0.0005 --schedule cosine --warmup 2 --seed 2 --threads 2) ;;
-  five_layer_weighted)
-    flags=(--init data/models/five_layer.fer --class-weights balanced --select macro_f1 --epochs 8 --batch 256
+  five_layer_weighted)  # fine-tuned from stage 1, which was the shipped five_layer.fer then
+    flags=(--init data/models/training_stages/five_layer_stage1.fer --class-weights balanced --select macro_f1 --epochs 8 --batch 256
            --optimizer sgd --lr 0.001 --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule cosine --seed 1
            --threads 2) ;;
   gap_weighted)  # fine-tuned from stage 2, which was the shipped gap.fer then
