@@ -400,7 +400,8 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     settings.precision = fer::parse_precision(precision);
     if (settings.precision == fer::Precision::bf16)
-        std::printf("inference precision: bf16%s\n", fer::bf16_supported() ? "" : " asked, but this build or CPU has no AVX-512 BF16: fp32");
+        std::printf("inference precision: bf16%s\n",
+                    fer::bf16_supported() ? "" : " asked, but this build or CPU has no AVX-512 BF16: fp32");
     if (layers_only) {
         layers = true;
         settings.cells.clear();

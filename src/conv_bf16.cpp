@@ -24,15 +24,21 @@ std::uint16_t to_bf16(float value) {
     return std::uint16_t(bits >> 16);
 }
 
-float from_bf16(std::uint16_t bits) { return std::bit_cast<float>(std::uint32_t(bits) << 16); }
+float from_bf16(std::uint16_t bits) {
+    return std::bit_cast<float>(std::uint32_t(bits) << 16);
+}
 
-bool bf16_conv_applies(const ConvGeometry& g) { return g.stride_h == 1 && g.stride_w == 1; }
+bool bf16_conv_applies(const ConvGeometry& g) {
+    return g.stride_h == 1 && g.stride_w == 1;
+}
 
 namespace {
 
 constexpr int kLanes = 16;  // fp32 lanes of an AVX-512 vector: output channels per weight vector
 
-int channel_pairs(const ConvGeometry& g) { return (g.c + 1) / 2; }
+int channel_pairs(const ConvGeometry& g) {
+    return (g.c + 1) / 2;
+}
 // Vectors of 16 output channels; above one, an even count, as the kernel takes them two at a time.
 int channel_vectors(const ConvGeometry& g) {
     const int vectors = (g.oc + kLanes - 1) / kLanes;
@@ -80,7 +86,9 @@ void conv2d_forward_bf16_reference(const ConvGeometry& g, const float* in, const
 
 #ifndef FER_HAVE_BF16
 
-bool bf16_supported() { return false; }
+bool bf16_supported() {
+    return false;
+}
 
 void conv2d_forward_bf16(const ConvGeometry&, const float*, const Bf16ConvWeights&, const float*, float*, int,
                          Bf16ConvWorkspace&, const ChannelEpilogue*) {
@@ -89,7 +97,9 @@ void conv2d_forward_bf16(const ConvGeometry&, const float*, const Bf16ConvWeight
 
 #else
 
-bool bf16_supported() { return __builtin_cpu_supports("avx512bf16"); }
+bool bf16_supported() {
+    return __builtin_cpu_supports("avx512bf16");
+}
 
 namespace {
 
@@ -188,7 +198,8 @@ void pack_input_pairs(const ConvGeometry& g, const Bf16Layout& layout, const flo
                 // 16 low then 16 high bf16 values, interleaved into pairs. (The masked-all forms of the
                 // permute: GCC 12's unmasked intrinsics warn about their own undefined source.)
                 const __m512i halves = __m512i(_mm512_cvtne2ps_pbh(high_values, low_values));
-                _mm512_mask_storeu_epi32(dst + x, mask, _mm512_maskz_permutexvar_epi16(~__mmask32(0), interleave, halves));
+                _mm512_mask_storeu_epi32(dst + x, mask,
+                                         _mm512_maskz_permutexvar_epi16(~__mmask32(0), interleave, halves));
             }
         }
     }
@@ -197,9 +208,9 @@ void pack_input_pairs(const ConvGeometry& g, const Bf16Layout& layout, const flo
 // One block: outputs of channel vectors [vector0, vector0 + V) at the block's P positions, for one
 // sample. weights points at the packed weights of vector0; out is the sample's (OC,OH,OW).
 template <int P, int V, bool kContiguous>
-void bf16_block(const ConvGeometry& g, const Bf16Layout& layout, const std::uint32_t* pairs, const std::uint16_t* weights,
-                const int* offsets, const int* positions, int vector0, const float* bias, float* out,
-                const ChannelEpilogue* epilogue) {
+void bf16_block(const ConvGeometry& g, const Bf16Layout& layout, const std::uint32_t* pairs,
+                const std::uint16_t* weights, const int* offsets, const int* positions, int vector0, const float* bias,
+                float* out, const ChannelEpilogue* epilogue) {
     const int taps = g.kh * g.kw;
     const std::size_t vector_stride = std::size_t(layout.pairs) * taps * kLanes * 2;
     __m512 acc[P][V];
@@ -282,7 +293,8 @@ void conv2d_forward_bf16(const ConvGeometry& g, const float* in, const Bf16ConvW
     {
 #pragma omp for schedule(static)
         for (int n = 0; n < g.n; ++n)
-            pack_input_pairs(g, layout, in + std::size_t(n) * g.input_size(), pairs + std::size_t(n) * layout.sample_pairs());
+            pack_input_pairs(g, layout, in + std::size_t(n) * g.input_size(),
+                             pairs + std::size_t(n) * layout.sample_pairs());
 #pragma omp for schedule(static)
         for (int item = 0; item < items; ++item) {
             const int n = item / (groups * plan.blocks), group = item / plan.blocks % groups, b = item % plan.blocks;

@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
     fer::PredictOptions predict;
     bool strict = false;
     app.add_option("--model", model_paths,
-                   "model file; repeat for a soft-voting ensemble (default: data/models/ensemble.txt, else every data/models/*.fer)");
+                   "model file; repeat for a soft-voting ensemble (default: data/models/ensemble.txt, else every "
+                   "data/models/*.fer)");
     app.add_option("--weights", weights, "one weight per model for the ensemble average (default equal)");
     auto* data_option =
         app.add_option("--data", data, "a folder of class folders, a folder holding test/, or fer2013.csv");
@@ -53,7 +54,8 @@ int main(int argc, char** argv) {
             model_paths = shipped.model_paths;
             if (weights.empty()) weights = shipped.weights;
             predict.tta = predict.tta || shipped.tta;
-            if (!model_paths.empty()) std::fprintf(stderr, "fer-eval: the default models: %s\n", shipped.source.c_str());
+            if (!model_paths.empty())
+                std::fprintf(stderr, "fer-eval: the default models: %s\n", shipped.source.c_str());
         }
         if (model_paths.empty())
             throw std::invalid_argument("no model: pass --model FILE (there is no data/models/*.fer here)");

@@ -43,7 +43,9 @@ int main(int argc, char** argv) {
     sources->require_option(1);
     app.add_flag("--loop", loop, "restart a video or image folder at its end (the default for the web page)");
     app.add_flag("--no-loop", no_loop, "stop at the end of a video or image folder (the default for --headless)");
-    app.add_option("--model", model_paths, "model file; repeat for a soft-voting ensemble (default: data/models/ensemble.txt, else every data/models/*.fer)");
+    app.add_option("--model", model_paths,
+                   "model file; repeat for a soft-voting ensemble (default: data/models/ensemble.txt, else every "
+                   "data/models/*.fer)");
     app.add_option("--music", music, "music folder, scanned recursively")->capture_default_str();
     app.add_option("--mood-map", mood_map_path, "emotion -> genres map")->capture_default_str();
     app.add_option("--cascade", cascade, "Haar face cascade (default: found in opencv-data or $FER_CASCADE)");

@@ -7,8 +7,9 @@
 namespace fer {
 
 // The arithmetic of inference. bf16: eval-mode stride-1 convolutions multiply bf16-rounded inputs and
-// weights with fp32 sums (include/fer/conv_bf16.hpp), about twice the fp32 rate, where the CPU has
-// AVX-512 BF16 and fp32 elsewhere. Training and every other layer are always fp32.
+// weights with fp32 sums (include/fer/conv_bf16.hpp) where the CPU has AVX-512 BF16, and fp32 elsewhere;
+// whether that is faster depends on the CPU (docs/performance.md). Training and every other layer are
+// always fp32.
 enum class Precision { fp32, bf16 };
 
 // "fp32" / "bf16"; parse_precision throws std::invalid_argument naming the text otherwise.
@@ -39,9 +40,7 @@ struct Context {
     static Context train(const RunOptions& options, std::uint64_t step) {
         return {true, resolve_threads(options), step};
     }
-    static Context eval(const RunOptions& options) {
-        return {false, resolve_threads(options), 0, options.precision};
-    }
+    static Context eval(const RunOptions& options) { return {false, resolve_threads(options), 0, options.precision}; }
 };
 
 }  // namespace fer

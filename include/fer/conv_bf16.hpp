@@ -1,7 +1,8 @@
 // bf16 inference convolution: the input and the weights rounded to bfloat16 (fp32's exponent, 8 bits of
 // mantissa), the products summed in fp32 by AVX-512 BF16's dot-product instruction, which does two
-// multiply-adds per lane where an FMA does one. Used only by eval-mode forwards that ask for it
-// (RunOptions::precision); training, gradients and the fp32 path are untouched.
+// multiply-adds per lane where an FMA does one (at the FMA's rate on some CPUs, slower on others:
+// docs/performance.md). Used only by eval-mode forwards that ask for it (RunOptions::precision);
+// training, gradients and the fp32 path are untouched.
 //
 // The reduction runs over pairs of input channels: the input is stored as 32-bit pairs (channel 2i in the
 // low half, 2i+1 in the high half) per pixel, and the weights as, per tap and channel pair, one vector of

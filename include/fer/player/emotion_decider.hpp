@@ -18,12 +18,12 @@
 namespace fer::player {
 
 struct DecisionOptions {
-    int frames = 10;              // N: face crops per decision
-    int min_faces = 0;            // faces needed at the timeout for a decision anyway; 0 means (N + 1) / 2
-    double timeout_seconds = 10;  // give up collecting after this long (event no_face)
-    double min_confidence = 0;    // below it the decision is flagged low_confidence; 0 disables
-    double margin = 0.1;          // crop margin around the detected box, a fraction of its size per side
-    int threads = 0;              // inference threads; 0 means all cores
+    int frames = 10;               // N: face crops per decision
+    int min_faces = 0;             // faces needed at the timeout for a decision anyway; 0 means (N + 1) / 2
+    double timeout_seconds = 10;   // give up collecting after this long (event no_face)
+    double min_confidence = 0;     // below it the decision is flagged low_confidence; 0 disables
+    double margin = 0.1;           // crop margin around the detected box, a fraction of its size per side
+    int threads = 0;               // inference threads; 0 means all cores
     std::vector<float> weights{};  // one per ensemble member; empty: equal (data/models/ensemble.txt gives them)
     bool tta = false;              // average each face with its mirror
 };
