@@ -39,20 +39,21 @@ constexpr int kLanes = 16;  // fp32 lanes of an AVX-512 vector: output channels 
 int channel_pairs(const ConvGeometry& g) {
     return (g.c + 1) / 2;
 }
+// bf16 values of one packed vector of 16 output channels: every channel pair and tap, 16 x 2 each.
+std::size_t packed_vector_size(const ConvGeometry& g) {
+    return std::size_t(channel_pairs(g)) * g.kh * g.kw * kLanes * 2;
+}
 // Vectors of 16 output channels; above one, an even count, as the kernel takes them two at a time.
 int channel_vectors(const ConvGeometry& g) {
     const int vectors = (g.oc + kLanes - 1) / kLanes;
     return vectors == 1 ? 1 : (vectors + 1) / 2 * 2;
 }
 
-// Below this many multiply-adds a parallel region costs more than it saves (as for the fp32 kernels).
-constexpr std::uint64_t kParallelMinMacs = std::uint64_t(1) << 18;
-
 }  // namespace
 
 void Bf16ConvWeights::pack(const ConvGeometry& g, const float* weight) {
     const int pairs = channel_pairs(g), vectors = channel_vectors(g), taps = g.kh * g.kw;
-    packed.assign(std::size_t(vectors) * pairs * taps * kLanes * 2, 0);
+    packed.assign(std::size_t(vectors) * packed_vector_size(g), 0);
     for (int o = 0; o < g.oc; ++o)
         for (int c = 0; c < g.c; ++c)
             for (int t = 0; t < taps; ++t) {
@@ -211,13 +212,13 @@ template <int P, int V, bool kContiguous>
 void bf16_block(const ConvGeometry& g, const Bf16Layout& layout, const std::uint32_t* pairs,
                 const std::uint16_t* weights, const int* offsets, const int* positions, int vector0, const float* bias,
                 float* out, const ChannelEpilogue* epilogue) {
-    const int taps = g.kh * g.kw;
-    const std::size_t vector_stride = std::size_t(layout.pairs) * taps * kLanes * 2;
+    const std::size_t vector_stride = packed_vector_size(g);
     __m512 acc[P][V];
     for (int p = 0; p < P; ++p)
         for (int v = 0; v < V; ++v) acc[p][v] = _mm512_setzero_ps();
-    int gathered[P];
-    for (int p = 0; p < P; ++p) gathered[p] = offsets[p] - (kContiguous ? offsets[0] : 0);
+    int gathered[P] = {};
+    if constexpr (!kContiguous)
+        for (int p = 0; p < P; ++p) gathered[p] = offsets[p];
     const std::uint16_t* tap_weights = weights;
     for (int cp = 0; cp < layout.pairs; ++cp) {
         const std::uint32_t* plane = pairs + std::size_t(cp) * layout.plane + (kContiguous ? offsets[0] : 0);
@@ -273,8 +274,7 @@ void conv2d_forward_bf16(const ConvGeometry& g, const float* in, const Bf16ConvW
     const Bf16Layout layout = bf16_layout(g);
     const BlockPlan plan = plan_blocks(g);
     const int vectors = channel_vectors(g), groups = (vectors + plan.vectors - 1) / plan.vectors;
-    const std::size_t expected = std::size_t(vectors) * layout.pairs * g.kh * g.kw * kLanes * 2;
-    if (weights.packed.size() != expected)
+    if (weights.packed.size() != std::size_t(vectors) * packed_vector_size(g))
         throw std::logic_error("conv2d bf16: the packed weights are for another shape");
     const std::size_t table = std::size_t(plan.blocks) * plan.positions;
     workspace.pairs.resize(std::max(workspace.pairs.size(), std::size_t(g.n) * layout.sample_pairs()));
@@ -287,8 +287,7 @@ void conv2d_forward_bf16(const ConvGeometry& g, const float* in, const Bf16ConvW
     // Items are (sample, group of V channel vectors, block): one writer per output, any static split is
     // race-free and each output's summation order is fixed.
     const int items = g.n * groups * plan.blocks;
-    const std::uint64_t macs = std::uint64_t(g.n) * g.output_size() * g.patch_size();
-    const int team = macs < kParallelMinMacs ? 1 : std::max(1, std::min(threads, items));
+    const int team = convolution_threads(g, threads, items);
 #pragma omp parallel num_threads(team) if (team > 1)
     {
 #pragma omp for schedule(static)
@@ -299,8 +298,7 @@ void conv2d_forward_bf16(const ConvGeometry& g, const float* in, const Bf16ConvW
         for (int item = 0; item < items; ++item) {
             const int n = item / (groups * plan.blocks), group = item / plan.blocks % groups, b = item % plan.blocks;
             const int vector0 = group * plan.vectors;
-            const std::uint16_t* group_weights =
-                weights.packed.data() + std::size_t(vector0) * layout.pairs * g.kh * g.kw * kLanes * 2;
+            const std::uint16_t* group_weights = weights.packed.data() + std::size_t(vector0) * packed_vector_size(g);
             block_kernel(g, layout, pairs + std::size_t(n) * layout.sample_pairs(), group_weights,
                          offsets + std::size_t(b) * plan.positions, positions + std::size_t(b) * plan.positions,
                          vector0, bias, out + std::size_t(n) * g.output_size(), epilogue);

@@ -13,6 +13,16 @@ namespace fer {
 
 using namespace eigen;  // the matrix maps
 
+// Below this many multiply-adds a parallel region costs more than it saves (it costs microseconds, and
+// far more on a loaded machine); such convolutions, typical of batch-1 inference, run on one thread.
+constexpr std::uint64_t kParallelMinMacs = std::uint64_t(1) << 18;
+
+int convolution_threads(const ConvGeometry& g, int threads, int items) {
+    const std::uint64_t macs = std::uint64_t(g.n) * g.output_size() * g.patch_size();
+    if (macs < kParallelMinMacs) return 1;
+    return std::max(1, std::min(threads, items));
+}
+
 namespace {
 
 struct IndexRange {
@@ -41,10 +51,6 @@ IndexRange valid_outputs(int in, int out, int stride, int pad, int k) {
 
 // Row-major matrix view with its own row stride: a tile of columns of a larger matrix.
 using ConstStridedMatrixMap = Eigen::Map<const RowMajorMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
-
-// Below this many multiply-adds a parallel region costs more than it saves (it costs microseconds, and
-// far more on a loaded machine); such convolutions, typical of batch-1 inference, run on one thread.
-constexpr std::uint64_t kParallelMinMacs = std::uint64_t(1) << 18;
 
 // One AVX-512 vector of floats, for the hand-vectorised kernels (GCC vector extension).
 constexpr int kLanes = 16;
@@ -134,13 +140,6 @@ TilePlan plan_tiles(const ConvGeometry& g, std::size_t tile_floats, int min_tile
     int rows = g.is_pointwise() ? g.oh : int(std::clamp<std::size_t>(tile_floats / row_floats, 1, g.oh));
     rows = std::min(rows, std::max(1, (g.oh + min_tiles - 1) / min_tiles));
     return {rows, (g.oh + rows - 1) / rows};
-}
-
-// How many threads to run a pass with: one for small convolutions, never more than there are items.
-int useful_threads(const ConvGeometry& g, int threads, int items) {
-    const std::uint64_t macs = std::uint64_t(g.n) * g.output_size() * g.patch_size();
-    if (macs < kParallelMinMacs) return 1;
-    return std::max(1, std::min(threads, items));
 }
 
 // The im2col block of one tile as a (C*KH*KW, rows*OW) matrix: built in buffer, or, for a pointwise
@@ -432,7 +431,7 @@ template <typename GroupKernel>
 void run_groups(const ConvGeometry& g, const SampleGroups& groups, int threads, ConvWorkspace& workspace,
                 const GroupKernel& kernel) {
     const std::size_t width = groups.width(g), outputs_offset = g.patch_size() * width;
-    const int team = useful_threads(g, threads, groups.count);
+    const int team = convolution_threads(g, threads, groups.count);
     workspace.prepare(team, outputs_offset + std::size_t(g.oc) * width, 0);
     int* tap_offsets = workspace.tap_offsets(std::size_t(g.kh) * g.kw * g.positions());
     build_tap_offsets(g, tap_offsets);
@@ -602,7 +601,7 @@ void direct_forward(const ConvGeometry& g, const float* in, const float* weight,
     pack_direct_weights(g, weight, packed);
     // Items are (sample, block, output row): one writer per output element, any static split is race-free.
     const int items = g.n * blocks * g.oh;
-    const int team = useful_threads(g, threads, items);
+    const int team = convolution_threads(g, threads, items);
     const DirectRow row_kernel = select_direct_row(g, layout);
 #pragma omp parallel num_threads(team) if (team > 1)
     {
@@ -823,7 +822,7 @@ void conv2d_forward(const ConvGeometry& g, const float* in, const float* weight,
         direct_forward(g, in, weight, bias, out, threads, workspace, epilogue);
         return;
     }
-    if (const SampleGroups groups = plan_groups(g, useful_threads(g, threads, g.n), workspace.group_columns());
+    if (const SampleGroups groups = plan_groups(g, convolution_threads(g, threads, g.n), workspace.group_columns());
         groups.size > 1) {
         run_groups(g, groups, threads, workspace,
                    [&](const int* tap_offsets, IndexRange samples, float* cols, float* result) {
@@ -833,14 +832,14 @@ void conv2d_forward(const ConvGeometry& g, const float* in, const float* weight,
     }
     const bool pointwise = g.is_pointwise();
     // Fewer samples than threads: each sample is cut up so that the whole team works on it.
-    const int spread = useful_threads(g, threads, threads) > g.n ? (threads + g.n - 1) / g.n : 1;
+    const int spread = convolution_threads(g, threads, threads) > g.n ? (threads + g.n - 1) / g.n : 1;
     if (g.positions() <= kGroupMaxPositions && !pointwise && (g.n == 1 || spread > 1)) {
-        forward_small_batch(g, in, weight, bias, out, useful_threads(g, threads, threads), workspace, epilogue);
+        forward_small_batch(g, in, weight, bias, out, convolution_threads(g, threads, threads), workspace, epilogue);
         return;
     }
     const TilePlan plan = plan_tiles(g, workspace.tile_floats(), spread);
     const int items = g.n * plan.tiles_per_sample;
-    const int team = useful_threads(g, threads, items);
+    const int team = convolution_threads(g, threads, items);
     workspace.prepare(team, pointwise ? 0 : g.patch_size() * std::size_t(plan.rows_per_tile) * g.ow, 0);
 #pragma omp parallel for num_threads(team) schedule(static) if (team > 1)
     for (int item = 0; item < items; ++item) {
@@ -860,7 +859,7 @@ void conv2d_backward_input(const ConvGeometry& g, const float* dout, const float
         return;
     }
     // dcols = weight^T x dout, then col2im scatters the columns back onto din.
-    if (const SampleGroups groups = plan_groups(g, useful_threads(g, threads, g.n), workspace.group_columns());
+    if (const SampleGroups groups = plan_groups(g, convolution_threads(g, threads, g.n), workspace.group_columns());
         groups.size > 1) {
         run_groups(g, groups, threads, workspace,
                    [&](const int* tap_offsets, IndexRange samples, float* dcols, float* gathered) {
@@ -899,11 +898,11 @@ void conv2d_backward_input(const ConvGeometry& g, const float* dout, const float
 
 void conv2d_backward_weights(const ConvGeometry& g, const float* in, const float* dout, float* dweight, float* dbias,
                              int threads, ConvWorkspace& workspace) {
-    const SampleGroups groups = plan_groups(g, useful_threads(g, threads, g.n), workspace.group_columns());
+    const SampleGroups groups = plan_groups(g, convolution_threads(g, threads, g.n), workspace.group_columns());
     const bool direct = use_direct_weights(g), grouped = !direct && groups.size > 1, pointwise = g.is_pointwise();
     const TilePlan plan = plan_tiles(g, workspace.tile_floats());
     const int items = direct ? g.n : grouped ? groups.count : g.n * plan.tiles_per_sample;
-    const int team = useful_threads(g, threads, items);
+    const int team = convolution_threads(g, threads, items);
     const DirectWeightsLayout direct_layout = direct_weights_layout(g);
     const std::size_t width = groups.width(g), gathered_offset = g.patch_size() * width;
     const std::size_t column_floats = direct      ? direct_layout.floats(g)

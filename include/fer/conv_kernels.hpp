@@ -65,6 +65,10 @@ private:
     std::size_t group_columns_ = 1024;
 };
 
+// How many threads a pass of a fast kernel (fp32 or bf16) runs with: one for small convolutions (a
+// parallel region would cost more than it saves), never more than there are work items.
+int convolution_threads(const ConvGeometry& g, int threads, int items);
+
 // ---- reference kernels (simple loops, double accumulation) ----
 
 // in is (N,C,H,W), weight is (OC,C,KH,KW), bias is (OC) or null, out is (N,OC,OH,OW): assigned.
