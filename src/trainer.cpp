@@ -31,7 +31,8 @@ double seconds_since(Clock::time_point start) {
 }
 
 constexpr char kCheckpointMagic[8] = {'F', 'E', 'R', 'C', 'K', 'P', 'T', '\0'};
-constexpr std::uint32_t kCheckpointVersion = 1;
+// Version 2 added the weight average; version 1 checkpoints (without one) still resume.
+constexpr std::uint32_t kCheckpointVersion = 2;
 
 // Where a run stands: enough to continue it bit-exactly.
 struct RunState {
@@ -43,6 +44,10 @@ struct RunState {
     int best_epoch = 0;
     int epochs_without_improvement = 0;
     std::vector<EpochRecord> history;
+    // Stochastic weight averaging: the mean of the parameters at the end of each averaged epoch (P), and
+    // how many epochs it holds (0: empty).
+    std::vector<float> average;
+    int averaged_epochs = 0;
 };
 
 std::vector<double> record_fields(const EpochRecord& r) {
@@ -81,6 +86,8 @@ void save_checkpoint(const std::string& path, const std::string& fingerprint, co
     ScheduleState sched = schedule.state();
     w.u64(sched.values.size());
     for (double v : sched.values) w.f64(v);
+    w.u64(std::uint64_t(run.averaged_epochs));
+    w.floats(run.average);
     std::vector<std::uint8_t> model = serialize_model(net, ModelMetadata{"checkpoint", "fer-train", {}});
     w.u64(model.size());
     w.raw(model);
@@ -108,7 +115,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     ByteReader r(data.first(data.size() - 4), path);
     r.raw(sizeof kCheckpointMagic, "magic");
     std::uint32_t version = r.u32("version");
-    if (version != kCheckpointVersion)
+    if (version != 1 && version != kCheckpointVersion)
         throw std::runtime_error(path + ": checkpoint version " + std::to_string(version) +
                                  " is not supported (this build reads " + std::to_string(kCheckpointVersion) + ")");
     LoadedCheckpoint c;
@@ -138,6 +145,10 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     std::uint64_t values = r.u64("schedule");
     if (values > 64) throw std::runtime_error(path + ": corrupt checkpoint (schedule)");
     for (std::uint64_t i = 0; i < values; ++i) c.schedule.values.push_back(r.f64("schedule"));
+    if (version >= 2) {
+        c.run.averaged_epochs = int(r.u64("weight average"));
+        c.run.average = r.floats("weight average");
+    }
     std::uint64_t model_size = r.u64("model");
     c.model.emplace(deserialize_model(r.raw(std::size_t(model_size), "model"), path + " (model)"));
     return c;
@@ -198,29 +209,63 @@ Network build_network(const std::string& arch_name, std::uint64_t seed, const In
     return net;
 }
 
-Network with_dropout_rate(const Network& net, float rate) {
-    if (!(rate >= 0.0f && rate < 1.0f))
-        throw std::invalid_argument("dropout rate must be in [0, 1), got " + config_text::number(rate));
-    const std::string text = net.architecture();
-    // The canonical text has one layer per line, "dropout rate=R seed=S" for each dropout layer.
-    std::istringstream lines(text);
-    std::ostringstream changed;
-    for (std::string line; std::getline(lines, line);) {
-        const std::size_t start = line.find_first_not_of(' ');
-        if (start != std::string::npos && line.compare(start, 8, "dropout ") == 0) {
-            const std::size_t value = line.find("rate=", start);
-            if (value == std::string::npos) throw std::logic_error("dropout line without a rate: " + line);
-            const std::size_t end = line.find(' ', value);
-            line = line.substr(0, value + 5) + config_text::number(rate) +
-                   (end == std::string::npos ? "" : line.substr(end));
-        }
-        changed << line << '\n';
-    }
-    Architecture arch = parse_architecture(changed.str(), "the network with dropout " + config_text::number(rate));
+namespace {
+
+// A network built from `architecture` (text describing net's layers, perhaps with other settings), holding
+// net's parameters and state.
+Network rebuilt(const Network& net, const std::string& architecture, const std::string& what) {
+    Architecture arch = parse_architecture(architecture, what);
     Network result(std::move(arch.layers), net.input(), net.class_names());
     std::copy(net.params().begin(), net.params().end(), result.params().begin());
     std::copy(net.state().begin(), net.state().end(), result.state().begin());
     return result;
+}
+
+// `architecture` with key=value on every line that describes a `kind` layer (the canonical text has one
+// layer per line: "KIND key=value ...").
+std::string with_layer_setting(const std::string& architecture, const std::string& kind, const std::string& key,
+                               const std::string& value) {
+    std::istringstream lines(architecture);
+    std::ostringstream changed;
+    const std::string head = kind + " ", field = key + "=";
+    for (std::string line; std::getline(lines, line);) {
+        const std::size_t start = line.find_first_not_of(' ');
+        if (start != std::string::npos && line.compare(start, head.size(), head) == 0) {
+            const std::size_t at = line.find(" " + field, start);
+            if (at == std::string::npos) throw std::logic_error(kind + " line without " + key + ": " + line);
+            const std::size_t end = line.find(' ', at + 1);
+            line = line.substr(0, at + 1 + field.size()) + value + (end == std::string::npos ? "" : line.substr(end));
+        }
+        changed << line << '\n';
+    }
+    return changed.str();
+}
+
+}  // namespace
+
+Network with_dropout_rate(const Network& net, float rate) {
+    if (!(rate >= 0.0f && rate < 1.0f))
+        throw std::invalid_argument("dropout rate must be in [0, 1), got " + config_text::number(rate));
+    return rebuilt(net, with_layer_setting(net.architecture(), "dropout", "rate", config_text::number(rate)),
+                   "the network with dropout " + config_text::number(rate));
+}
+
+void recompute_batch_norm_statistics(Network& net, const Dataset& data, std::span<const std::size_t> order,
+                                     std::size_t batch, const AugmentSettings* augment, std::uint64_t augment_seed,
+                                     int threads) {
+    if (batch < 2 || order.size() < batch)
+        throw std::invalid_argument("recompute_batch_norm_statistics: needs at least one batch of two or more images");
+    // BatchNorm's momentum at step t is min(momentum, t / (t + 1)): with momentum 1, from step 0, its
+    // running statistics are the plain mean of every batch's.
+    Network counting = rebuilt(net, with_layer_setting(net.architecture(), "batchnorm", "momentum", "1"),
+                               "the network with plain-mean statistics");
+    Tensor input;
+    std::vector<int> labels;
+    for (std::size_t b = 0; b + batch <= order.size(); b += batch) {
+        make_batch(data, order.subspan(b, batch), counting.input(), augment, augment_seed, threads, input, labels);
+        counting.forward_logits(input, Context::train(RunOptions{threads}, b / batch));
+    }
+    std::copy(counting.state().begin(), counting.state().end(), net.state().begin());
 }
 
 std::string TrainSettings::fingerprint() const {
@@ -248,8 +293,8 @@ std::string TrainSettings::fingerprint() const {
       << "\nclass_weights=" << to_string(class_weighting)
       << (select == "accuracy" ? "" : " select=" + select)  // absent by default: older checkpoints still match
       << (dropout ? " dropout=" + std::to_string(*dropout) : "")
-      << "\ninput scale=" << input.scale << " mean=" << input.mean
-      << " std=" << input.std << "\n";
+      << (average_from ? " average_from=" + std::to_string(average_from) : "") << "\ninput scale=" << input.scale
+      << " mean=" << input.mean << " std=" << input.std << "\n";
     return f.str();
 }
 
@@ -271,11 +316,14 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
     };
     if (s.out.empty()) throw std::invalid_argument("no output model path given");
     if (s.epochs < 1) throw std::invalid_argument("epochs must be at least 1");
-    if (s.select != "accuracy" && s.select != "macro_f1")
-        throw std::invalid_argument("unknown selection metric '" + s.select + "' (accuracy, macro_f1)");
+    if (s.select != "accuracy" && s.select != "macro_f1" && s.select != "last")
+        throw std::invalid_argument("unknown selection metric '" + s.select + "' (accuracy, macro_f1, last)");
     if (s.batch < 2) throw std::invalid_argument("batch must be at least 2 (batch normalisation needs two samples)");
     if (train.size() < 2) throw std::invalid_argument("the training set needs at least two images");
     if (val.size() == 0) throw std::invalid_argument("the validation set is empty");
+    if (s.average_from < 0 || s.average_from > s.epochs)
+        throw std::invalid_argument("the first averaged epoch must be in [1, epochs] (or 0: no averaging), got " +
+                                    std::to_string(s.average_from));
     if (train.classes != val.classes)
         throw std::invalid_argument("training and validation sets have different classes");
     const std::string checkpoint_path = s.checkpoint.empty() ? s.out + ".ckpt" : s.checkpoint;
@@ -324,7 +372,8 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
     // every epoch's record), each twice, as a replacement is written beside the old file before the rename.
     const std::uint64_t model_bytes = serialize_model(*net, ModelMetadata{}).size() + 64 * 1024;
     const std::uint64_t checkpoint_bytes = model_bytes + fingerprint.size() + 2 * sizeof(float) * net->params().size() +
-                                           9 * sizeof(double) * std::uint64_t(s.epochs) + 4096;
+                                           9 * sizeof(double) * std::uint64_t(s.epochs) +
+                                           (s.average_from ? sizeof(float) * net->params().size() : 0) + 4096;
     const PlannedFile outputs[] = {{s.out, 2 * model_bytes}, {checkpoint_path, 2 * checkpoint_bytes}};
     check_writable(outputs);
 
@@ -393,7 +442,24 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
             }
         }
 
-        Network* members[] = {&*net};
+        // With averaging, validate (and perhaps save) the running mean of the epochs' parameters instead.
+        std::optional<Network> averaged;
+        if (s.average_from > 0 && run.epoch + 1 >= s.average_from) {
+            std::span<const float> params = net->params();
+            if (run.averaged_epochs == 0) run.average.assign(params.begin(), params.end());
+            const float weight = 1.0f / float(run.averaged_epochs + 1);
+            for (std::size_t i = 0; i < params.size(); ++i) run.average[i] += (params[i] - run.average[i]) * weight;
+            ++run.averaged_epochs;
+            averaged.emplace(rebuilt(*net, net->architecture(), "the averaged network"));
+            std::copy(run.average.begin(), run.average.end(), averaged->params().begin());
+            const std::vector<std::size_t> statistics_order =
+                epoch_order(train.size(), s.seed ^ 0x535741ull, run.epoch);  // not the epoch's own order
+            recompute_batch_norm_statistics(*averaged, train, statistics_order, batch, augment,
+                                            mix64(augment_seed ^ 0x535741ull), threads);
+        }
+        Network& validated = averaged ? *averaged : *net;
+
+        Network* members[] = {&validated};
         std::vector<float> probabilities = predict_probabilities(members, {}, val, PredictOptions{threads, 256, false});
         Evaluation evaluation = evaluate_probabilities(probabilities, val);
         EpochRecord record;
@@ -410,7 +476,9 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
         run.loss_sum = run.correct = run.seen = run.epoch_seconds = 0;
         schedule->on_epoch_end(run.epoch, evaluation.loss);
 
-        const double score = s.select == "macro_f1" ? record.val_macro_f1 : record.val_accuracy;
+        const double score = s.select == "macro_f1" ? record.val_macro_f1
+                             : s.select == "last"   ? double(record.epoch)
+                                                    : record.val_accuracy;
         const bool improved = score > run.best_val_score;
         if (improved) {
             run.best_val_score = score;
@@ -423,7 +491,9 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
             meta.extra["val_accuracy"] = std::to_string(record.val_accuracy);
             meta.extra["val_macro_f1"] = std::to_string(record.val_macro_f1);
             meta.extra["seed"] = std::to_string(s.seed);
-            save_model(s.out, *net, meta);
+            if (averaged)
+                meta.extra["averaged_epochs"] = std::to_string(s.average_from) + "-" + std::to_string(record.epoch);
+            save_model(s.out, validated, meta);
         } else {
             ++run.epochs_without_improvement;
         }

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <string>
 
 #include "fer/atomic_file.hpp"
+#include "fer/batch.hpp"
 #include "fer/dataset.hpp"
 #include "fer/evaluate.hpp"
 #include "fer/model_file.hpp"
@@ -260,6 +262,101 @@ TEST_CASE("--select macro_f1 keeps the epoch with the best validation macro-F1")
 
     t.select = "loss";
     CHECK_THROWS_WITH(train_network(t, s.train, s.val, {}, stop), doctest::Contains("unknown selection metric"));
+}
+
+TEST_CASE("recompute_batch_norm_statistics leaves the plain mean of the batch statistics") {
+    SyntheticSplits s = make_splits(16);  // 112 images: 14 batches of 8, more than momentum 0.5 would average
+    const std::string arch =
+        "input channels=1 height=48 width=48\nbatchnorm momentum=0.5\nglobal_avg_pool\n"
+        "flatten\ndense units=7\nsoftmax\n";
+    write_file_atomically(s.arch_path, arch);
+    Network net = build_network(s.arch_path, 3, InputSpec{}, fer2013_classes());
+    std::vector<std::size_t> order(s.train.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = order.size() - 1 - i;
+    const std::size_t batch = 8;
+    const std::vector<float> params_before(net.params().begin(), net.params().end());
+    recompute_batch_norm_statistics(net, s.train, order, batch, nullptr, 0, 2);
+
+    double mean_sum = 0, var_sum = 0;
+    int batches = 0;
+    Tensor input;
+    std::vector<int> labels;
+    for (std::size_t b = 0; b + batch <= order.size(); b += batch, ++batches) {
+        make_batch(s.train, std::span<const std::size_t>(order).subspan(b, batch), net.input(), nullptr, 0, 1, input,
+                   labels);
+        double sum = 0, squares = 0;
+        for (float v : input.span()) sum += v;
+        const double mean = sum / double(input.size());
+        for (float v : input.span()) squares += (v - mean) * (v - mean);
+        mean_sum += mean;
+        var_sum += squares / double(input.size() - 1);
+    }
+    REQUIRE(batches == 14);
+    REQUIRE(net.state().size() == 2);  // one channel: running mean, running variance
+    CHECK(net.state()[0] == doctest::Approx(mean_sum / batches).epsilon(1e-5));
+    CHECK(net.state()[1] == doctest::Approx(var_sum / batches).epsilon(1e-5));
+    CHECK(std::vector<float>(net.params().begin(), net.params().end()) == params_before);
+    CHECK_THROWS_AS(
+        recompute_batch_norm_statistics(net, s.train, std::span<const std::size_t>(order).first(3), 4, nullptr, 0, 1),
+        std::invalid_argument);
+}
+
+TEST_CASE("weight averaging saves the mean of the averaged epochs' parameters, and resumes exactly") {
+    SyntheticSplits s = make_splits(8);
+    std::atomic<bool> never{false};
+    TrainSettings plain = tiny_settings(s, s.dir.file("epoch2.fer"));
+    plain.schedule.kind = "constant";  // the same trajectory whatever the number of epochs
+    plain.select = "last";
+    plain.epochs = 2;
+    train_network(plain, s.train, s.val, {}, never);
+    TrainSettings plain3 = plain;
+    plain3.epochs = 3;
+    plain3.out = s.dir.file("epoch3.fer");
+    train_network(plain3, s.train, s.val, {}, never);
+
+    TrainSettings averaged = plain3;
+    averaged.out = s.dir.file("averaged.fer");
+    averaged.average_from = 2;
+    TrainResult result = train_network(averaged, s.train, s.val, {}, never);
+    REQUIRE(result.best_epoch == 3);
+    LoadedModel model = load_model(averaged.out);
+    CHECK(model.metadata.extra.at("averaged_epochs") == "2-3");
+    const std::vector<float> p2 = file_params(plain.out), p3 = file_params(plain3.out),
+                             mean = file_params(averaged.out);
+    REQUIRE(mean.size() == p2.size());
+    CHECK(p2 != p3);
+    std::size_t off = 0;
+    for (std::size_t i = 0; i < mean.size(); ++i)
+        if (std::abs(mean[i] - 0.5f * (p2[i] + p3[i])) > 1e-6f * (1 + std::abs(p3[i]))) ++off;
+    CHECK(off == 0);
+    // The statistics were recomputed for the mean, not taken from the last epoch.
+    LoadedModel last = load_model(plain3.out);
+    CHECK(std::vector<float>(model.network.state().begin(), model.network.state().end()) !=
+          std::vector<float>(last.network.state().begin(), last.network.state().end()));
+    // The validation accuracy recorded is the averaged network's.
+    Network* nets[] = {&model.network};
+    Evaluation e = evaluate_probabilities(predict_probabilities(nets, {}, s.val, {}), s.val);
+    CHECK(e.matrix.accuracy() == doctest::Approx(result.history.back().val_accuracy).epsilon(1e-9));
+
+    // Interrupted in the last epoch, after one epoch was averaged: the checkpoint carries the average.
+    TrainSettings parts = averaged;
+    parts.out = s.dir.file("parts.fer");
+    std::atomic<bool> stop{false};
+    TrainObserver observer;
+    observer.batch = [&](const BatchProgress& p) {
+        if (p.epoch == 3 && p.batch == 2) stop = true;
+    };
+    REQUIRE(train_network(parts, s.train, s.val, observer, stop).interrupted);
+    std::atomic<bool> go{false};
+    train_network(parts, s.train, s.val, {}, go, parts.out + ".ckpt");
+    CHECK(file_params(parts.out) == mean);
+    LoadedModel resumed = load_model(parts.out);
+    CHECK(std::vector<float>(resumed.network.state().begin(), resumed.network.state().end()) ==
+          std::vector<float>(model.network.state().begin(), model.network.state().end()));
+
+    CHECK(averaged.fingerprint() != plain3.fingerprint());
+    averaged.average_from = 4;
+    CHECK_THROWS_WITH(train_network(averaged, s.train, s.val, {}, never), doctest::Contains("first averaged epoch"));
 }
 
 TEST_CASE("a diverging run stops with a clear message and keeps its last checkpoint") {

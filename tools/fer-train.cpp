@@ -82,9 +82,14 @@ int main(int argc, char** argv) {
     app.add_option("--threads", s.threads, "threads (0 = all cores)")->capture_default_str();
     app.add_option("--dropout", s.dropout, "set every dropout layer's rate (e.g. to loosen it for a fine-tune)")
         ->check(CLI::Range(0.0, 0.999));
-    app.add_option("--select", s.select, "the best epoch by validation accuracy or macro_f1")
+    app.add_option("--select", s.select, "the best epoch by validation accuracy or macro_f1, or the last epoch")
         ->capture_default_str()
-        ->check(CLI::IsMember({"accuracy", "macro_f1"}));
+        ->check(CLI::IsMember({"accuracy", "macro_f1", "last"}));
+    app.add_option("--average-from", s.average_from,
+                   "weight averaging (SWA): from this epoch on, validate and save the mean of the epochs' parameters "
+                   "(batch-norm statistics recomputed); 0 = off")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     app.add_option("--patience", s.patience,
                    "early stopping after N epochs without a better validation accuracy (0 = off)")
         ->capture_default_str();
@@ -161,8 +166,9 @@ int main(int argc, char** argv) {
         std::signal(SIGXFSZ, SIG_IGN);
         fer::TrainResult result = fer::train_network(s, train, validation, observer, stop_requested, resume);
         if (result.interrupted) return 130;
-        std::fprintf(stderr, "best epoch by validation %s: %d (accuracy %.2f %%), saved to %s\n", s.select.c_str(),
-                     result.best_epoch, 100 * result.best_val_accuracy, s.out.c_str());
+        const std::string chosen = s.select == "last" ? "last epoch" : "best epoch by validation " + s.select;
+        std::fprintf(stderr, "%s: %d (validation accuracy %.2f %%), saved to %s\n", chosen.c_str(), result.best_epoch,
+                     100 * result.best_val_accuracy, s.out.c_str());
         std::fprintf(stderr, "metrics: %s, curves: %s\n", fer::metrics_log_path(s.out).c_str(),
                      fer::curves_plot_path(s.out).c_str());
         return 0;

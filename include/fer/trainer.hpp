@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,11 +40,18 @@ struct TrainSettings {
     std::uint64_t seed = 1;
     int threads = 0;            // 0 = all cores
     // What "best" means for the saved model and early stopping: "accuracy" or "macro_f1" (validation macro
-    // F1, which a class-weighted run is after: it counts the rare classes as much as the common ones).
+    // F1, which a class-weighted run is after: it counts the rare classes as much as the common ones), or
+    // "last" (no selection: the last epoch, as a weight-averaged run is often used).
     std::string select = "accuracy";
     // When set, every dropout layer of the network (fresh or from init_from) gets this rate: a fine-tune
     // can loosen a regularisation that made the first run underfit.
     std::optional<float> dropout;
+    // Stochastic weight averaging (Izmailov et al. 2018) from this 1-based epoch on; 0 = off. From then on
+    // the network validated and saved after each epoch is the mean of the parameters at the end of every
+    // epoch since, with its batch-norm statistics recomputed over one pass of the training data; the
+    // optimizer goes on training the unaveraged network. Wants a schedule that stays high (constant, or
+    // the flat end of a cosine), so the averaged points differ.
+    int average_from = 0;
     int patience = 0;           // early stopping: epochs without a better validation score; 0 = off
     std::string out;            // best model (by validation accuracy)
     std::string checkpoint;     // resumable state; default out + ".ckpt"
@@ -102,6 +110,14 @@ Network build_network(const std::string& arch, std::uint64_t seed, const InputSp
 // The same network, parameters and state included, with every dropout layer's rate set to rate (in
 // [0, 1)); its other layers, their settings and the dropout seeds are unchanged.
 Network with_dropout_rate(const Network& net, float rate);
+
+// Recomputes every batch-norm layer's running statistics as the plain mean of its batch statistics over
+// data in `order`, `batch` images at a time (whole batches only), in train mode (dropout and the
+// augmentation as in training, seeded by augment_seed); parameters are unchanged. What averaged weights
+// need: the statistics the network was trained with belong to none of the points averaged.
+void recompute_batch_norm_statistics(Network& net, const Dataset& data, std::span<const std::size_t> order,
+                                     std::size_t batch, const AugmentSettings* augment, std::uint64_t augment_seed,
+                                     int threads);
 
 // Paths of the files written beside a model: "<dir>/<stem>.metrics.csv" and "<dir>/<stem>.curves.svg".
 std::string metrics_log_path(const std::string& model_path);
