@@ -30,9 +30,9 @@ case "$model" in
   five_layer_stage4)  # from stage 3 (val 63.83 %, train 69 %): dropout 0.1 -> 0, another short cycle; not shipped
     flags=(--init data/models/five_layer.fer --dropout 0 --epochs 12 --batch 256 --optimizer sgd
            --lr 0.002 --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule cosine --seed 4 --threads 2) ;;
-  five_layer_swa)  # from stage 3: weight averaging (SWA) of 12 epochs of the paper's optimiser at a constant lr 0.003,
+  five_layer_swa)  # from stage 3: weight averaging (SWA) of 24 epochs of the paper's optimiser at a constant lr 0.003,
     # the epoch (of the running average) chosen on validation
-    flags=(--init data/models/five_layer.fer --dropout 0.1 --epochs 12 --batch 256 --optimizer sgd --lr 0.003
+    flags=(--init data/models/five_layer.fer --dropout 0.1 --epochs 24 --batch 256 --optimizer sgd --lr 0.003
            --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule constant --average-from 1 --seed 5 --threads 2) ;;
   gap)  # Arriaga et al.'s training: Adam, batch 128 (produced data/models/training_stages/gap_stage1.fer)
     flags=(--arch gap --epochs 50 --batch 128 --optimizer adam --lr 0.001 --schedule cosine --seed 1 --threads 2) ;;

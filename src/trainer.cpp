@@ -286,10 +286,13 @@ std::string TrainSettings::fingerprint() const {
       << " momentum=" << optimizer.momentum << " nesterov=" << optimizer.nesterov << " wd=" << optimizer.weight_decay
       << " betas=" << optimizer.beta1 << "," << optimizer.beta2 << " eps=" << optimizer.epsilon
       << "\nschedule=" << schedule.kind << " lr=" << schedule.learning_rate << " step=" << schedule.step_size
-      << " gamma=" << schedule.gamma << " total=" << schedule.total_epochs << " warmup=" << schedule.warmup_epochs
-      << " min=" << schedule.min_lr << " factor=" << schedule.factor << " patience=" << schedule.patience
-      << "\naugment=" << augment_enabled << " mirror=" << augment.mirror << " zoom=" << augment.zoom
-      << " rotation=" << augment.rotation_degrees << " shift=" << augment.shift
+      << " gamma="
+      << schedule.gamma
+      // Only a cosine schedule depends on the run's length: other runs may be extended by resuming with more epochs.
+      << (schedule.kind == "cosine" ? " total=" + std::to_string(schedule.total_epochs) : "")
+      << " warmup=" << schedule.warmup_epochs << " min=" << schedule.min_lr << " factor=" << schedule.factor
+      << " patience=" << schedule.patience << "\naugment=" << augment_enabled << " mirror=" << augment.mirror
+      << " zoom=" << augment.zoom << " rotation=" << augment.rotation_degrees << " shift=" << augment.shift
       << "\nclass_weights=" << to_string(class_weighting)
       << (select == "accuracy" ? "" : " select=" + select)  // absent by default: older checkpoints still match
       << (dropout ? " dropout=" + std::to_string(*dropout) : "")

@@ -314,6 +314,19 @@ TEST_CASE("weight averaging saves the mean of the averaged epochs' parameters, a
     plain3.out = s.dir.file("epoch3.fer");
     train_network(plain3, s.train, s.val, {}, never);
 
+    // A constant schedule does not depend on the run's length: the 2-epoch run, resumed with 3, is the 3-epoch run.
+    TrainSettings extended = plain;
+    extended.epochs = 3;
+    extended.out = s.dir.file("extended.fer");
+    train_network(extended, s.train, s.val, {}, never, plain.out + ".ckpt");
+    CHECK(file_params(extended.out) == file_params(plain3.out));
+    TrainSettings cosine = plain;
+    cosine.schedule.kind = "cosine";
+    cosine.schedule.total_epochs = 2;
+    TrainSettings cosine_longer = cosine;
+    cosine_longer.epochs = cosine_longer.schedule.total_epochs = 3;
+    CHECK(cosine.fingerprint() != cosine_longer.fingerprint());
+
     TrainSettings averaged = plain3;
     averaged.out = s.dir.file("averaged.fer");
     averaged.average_from = 2;

@@ -95,7 +95,8 @@ struct TrainResult {
 };
 
 // Trains on `train`, validates on `val` after every epoch. With resume_from, continues that
-// checkpoint (its fingerprint must match settings, except epochs and paths). Polls `stop` after each
+// checkpoint (its fingerprint must match settings, except paths, and epochs unless the schedule is cosine:
+// a run of another schedule can be extended). Polls `stop` after each
 // batch: when set, writes a checkpoint and returns with interrupted = true. Writes beside
 // settings.out: the best model, `<stem>.metrics.csv` (one row per epoch) and `<stem>.curves.svg`.
 // A non-finite loss throws std::runtime_error; the last checkpoint stays as it was.
