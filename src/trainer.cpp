@@ -8,6 +8,7 @@
 #include <numeric>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "config_text.hpp"
 #include "fer/architecture.hpp"
@@ -117,7 +118,8 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     std::uint32_t version = r.u32("version");
     if (version != 1 && version != kCheckpointVersion)
         throw std::runtime_error(path + ": checkpoint version " + std::to_string(version) +
-                                 " is not supported (this build reads " + std::to_string(kCheckpointVersion) + ")");
+                                 " is not supported (this build reads 1 to " + std::to_string(kCheckpointVersion) +
+                                 ")");
     LoadedCheckpoint c;
     c.fingerprint = r.string("fingerprint");
     c.run.epoch = int(r.u64("epoch"));
@@ -282,13 +284,13 @@ std::string TrainSettings::fingerprint() const {
         arch_id = "fine-tuned from a model with crc " +
                   std::to_string(crc32({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}));
     }
+    // Only a cosine schedule depends on the run's length (total=): other runs may be extended by resuming with
+    // more epochs.
     f << "arch=" << arch_id << "\nbatch=" << batch << "\nseed=" << seed << "\noptimizer=" << optimizer.kind
       << " momentum=" << optimizer.momentum << " nesterov=" << optimizer.nesterov << " wd=" << optimizer.weight_decay
       << " betas=" << optimizer.beta1 << "," << optimizer.beta2 << " eps=" << optimizer.epsilon
       << "\nschedule=" << schedule.kind << " lr=" << schedule.learning_rate << " step=" << schedule.step_size
-      << " gamma="
-      << schedule.gamma
-      // Only a cosine schedule depends on the run's length: other runs may be extended by resuming with more epochs.
+      << " gamma=" << schedule.gamma
       << (schedule.kind == "cosine" ? " total=" + std::to_string(schedule.total_epochs) : "")
       << " warmup=" << schedule.warmup_epochs << " min=" << schedule.min_lr << " factor=" << schedule.factor
       << " patience=" << schedule.patience << "\naugment=" << augment_enabled << " mirror=" << augment.mirror
@@ -448,7 +450,7 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
         // With averaging, validate (and perhaps save) the running mean of the epochs' parameters instead.
         std::optional<Network> averaged;
         if (s.average_from > 0 && run.epoch + 1 >= s.average_from) {
-            std::span<const float> params = net->params();
+            std::span<const float> params = std::as_const(*net).params();
             if (run.averaged_epochs == 0) run.average.assign(params.begin(), params.end());
             const float weight = 1.0f / float(run.averaged_epochs + 1);
             for (std::size_t i = 0; i < params.size(); ++i) run.average[i] += (params[i] - run.average[i]) * weight;
