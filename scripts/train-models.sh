@@ -23,16 +23,17 @@ case "$model" in
   five_layer_stage2)  # a second, short cosine cycle from stage 1 (the paper's optimiser, lr 0.002); not shipped
     flags=(--init data/models/training_stages/five_layer_stage1.fer --epochs 16 --batch 256 --optimizer sgd --lr 0.002 --momentum 0.9
            --nesterov --weight-decay 0.0001 --schedule cosine --seed 2 --threads 2) ;;
-  five_layer_stage3)  # produced data/models/five_layer.fer. From stage 1: its dropout 0.3 -> 0.1 (train accuracy 66.9 % under
+  five_layer_stage3)  # produced data/models/training_stages/five_layer_stage3.fer (the shipped five_layer.fer until
+    # 2026-12-02). From stage 1: its dropout 0.3 -> 0.1 (train accuracy 66.9 % under
     # augmentation against val 63.4 %: room to fit more), a short cosine cycle of the paper's optimiser
     flags=(--init data/models/training_stages/five_layer_stage1.fer --dropout 0.1 --epochs 12 --batch 256 --optimizer sgd --lr 0.003
            --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule cosine --seed 3 --threads 2) ;;
   five_layer_stage4)  # from stage 3 (val 63.83 %, train 69 %): dropout 0.1 -> 0, another short cycle; not shipped
-    flags=(--init data/models/five_layer.fer --dropout 0 --epochs 12 --batch 256 --optimizer sgd
+    flags=(--init data/models/training_stages/five_layer_stage3.fer --dropout 0 --epochs 12 --batch 256 --optimizer sgd
            --lr 0.002 --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule cosine --seed 4 --threads 2) ;;
-  five_layer_swa)  # from stage 3: weight averaging (SWA) of 24 epochs of the paper's optimiser at a constant lr 0.003,
-    # the epoch (of the running average) chosen on validation
-    flags=(--init data/models/five_layer.fer --dropout 0.1 --epochs 24 --batch 256 --optimizer sgd --lr 0.003
+  five_layer_swa)  # produced data/models/five_layer.fer. From stage 3: weight averaging (SWA) of 24 epochs of the
+    # paper's optimiser at a constant lr 0.003, the epoch (of the running average) chosen on validation
+    flags=(--init data/models/training_stages/five_layer_stage3.fer --dropout 0.1 --epochs 24 --batch 256 --optimizer sgd --lr 0.003
            --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule constant --average-from 1 --seed 5 --threads 2) ;;
   gap)  # Arriaga et al.'s training: Adam, batch 128 (produced data/models/training_stages/gap_stage1.fer)
     flags=(--arch gap --epochs 50 --batch 128 --optimizer adam --lr 0.001 --schedule cosine --seed 1 --threads 2) ;;
@@ -40,12 +41,12 @@ case "$model" in
     # and augmentation): go on with dropout 0.2 and a fresh cosine cycle
     flags=(--init data/models/training_stages/gap_stage1.fer --dropout 0.2 --epochs 40 --batch 128 --optimizer adam
            --lr 0.0005 --schedule cosine --seed 1 --threads 2) ;;
-  gap_stage3)  # produced data/models/gap.fer. Stage 2 still fit no better than it generalised (train 62.8 %,
-    # val 62.5 %): dropout 0.1, 16 epochs
+  gap_stage3)  # produced data/models/training_stages/gap_stage3.fer (the shipped gap.fer until 2026-12-02). Stage 2
+    # still fit no better than it generalised (train 62.8 %, val 62.5 %): dropout 0.1, 16 epochs
     flags=(--init data/models/training_stages/gap_stage2.fer --dropout 0.1 --epochs 16 --batch 128 --optimizer adam --lr 0.0003
            --schedule cosine --seed 1 --threads 2) ;;
-  gap_fresh)  # one fresh cosine cycle instead of stages 1-3's 106 epochs: dropout 0.1 from the start (stages 1 and 2
-    # underfit at 0.5 and 0.2), batch 64 for twice the updates per epoch, Adam as in the paper
+  gap_fresh)  # produced data/models/gap.fer: one fresh cosine cycle instead of stages 1-3's 106 epochs, dropout 0.1
+    # from the start (stages 1 and 2 underfit at 0.5 and 0.2), batch 64 for twice the updates per epoch, Adam as in the paper
     flags=(--arch gap --dropout 0.1 --epochs 40 --batch 64 --optimizer adam --lr 0.001 --schedule cosine --warmup 1
            --seed 5 --threads 2) ;;
   vgg_small)  # a third from-scratch net for the ensemble: VGG-style, 3x3 convolutions with BN, 4 stages, GAP
