@@ -10,7 +10,7 @@
 # loss weights, choosing the epoch by validation macro-F1: the paper's remedy for the rare disgust class.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-models="five_layer five_layer_stage2 five_layer_stage3 five_layer_stage4 five_layer_swa gap gap_stage2 gap_stage3 gap_fresh vgg_small five_layer_weighted gap_weighted"
+models="five_layer five_layer_stage2 five_layer_stage3 five_layer_stage4 five_layer_swa gap gap_stage2 gap_stage3 gap_fresh gap_swa vgg_small five_layer_weighted gap_weighted"
 model=${1:?usage: scripts/train-models.sh MODEL [fer-train flags...], MODEL one of: $models}
 shift
 bin=${FER_BUILD_DIR:-build}
@@ -49,6 +49,9 @@ case "$model" in
     # from the start (stages 1 and 2 underfit at 0.5 and 0.2), batch 64 for twice the updates per epoch, Adam as in the paper
     flags=(--arch gap --dropout 0.1 --epochs 40 --batch 64 --optimizer adam --lr 0.001 --schedule cosine --warmup 1
            --seed 5 --threads 2) ;;
+  gap_swa)  # from gap_fresh (the shipped gap.fer of 2026-12-02): weight averaging of 5 epochs of Adam at a constant lr 2e-4
+    flags=(--init data/models/gap.fer --epochs 5 --batch 64 --optimizer adam --lr 0.0002 --schedule constant
+           --average-from 1 --seed 6 --threads 2) ;;
   vgg_small)  # a third from-scratch net for the ensemble: VGG-style, 3x3 convolutions with BN, 4 stages, GAP
     flags=(--arch vgg_small --epochs 50 --batch 128 --optimizer sgd --lr 0.03 --momentum 0.9 --nesterov
            --weight-decay 0.0005 --schedule cosine --warmup 2 --seed 1 --threads 2) ;;
