@@ -45,11 +45,15 @@ struct RunState {
     int best_epoch = 0;
     int epochs_without_improvement = 0;
     std::vector<EpochRecord> history;
-    // Stochastic weight averaging: the mean of the parameters at the end of each averaged epoch (P), and
-    // how many epochs it holds (0: empty).
+    // Stochastic weight averaging: the mean of the parameters at the end of each averaged epoch (P), empty
+    // before the first; how many epochs it holds follows from `epoch` and TrainSettings::average_from.
     std::vector<float> average;
-    int averaged_epochs = 0;
 };
+
+// Epochs in the weight average when (0-based) epoch `epoch` begins.
+int epochs_averaged_before(int epoch, int average_from) {
+    return average_from > 0 ? std::max(0, epoch + 1 - average_from) : 0;
+}
 
 std::vector<double> record_fields(const EpochRecord& r) {
     return {double(r.epoch), r.learning_rate, r.train_loss, r.train_accuracy,   r.val_loss,
@@ -87,7 +91,6 @@ void save_checkpoint(const std::string& path, const std::string& fingerprint, co
     ScheduleState sched = schedule.state();
     w.u64(sched.values.size());
     for (double v : sched.values) w.f64(v);
-    w.u64(std::uint64_t(run.averaged_epochs));
     w.floats(run.average);
     std::vector<std::uint8_t> model = serialize_model(net, ModelMetadata{"checkpoint", "fer-train", {}});
     w.u64(model.size());
@@ -147,10 +150,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     std::uint64_t values = r.u64("schedule");
     if (values > 64) throw std::runtime_error(path + ": corrupt checkpoint (schedule)");
     for (std::uint64_t i = 0; i < values; ++i) c.schedule.values.push_back(r.f64("schedule"));
-    if (version >= 2) {
-        c.run.averaged_epochs = int(r.u64("weight average"));
-        c.run.average = r.floats("weight average");
-    }
+    if (version >= 2) c.run.average = r.floats("weight average");
     std::uint64_t model_size = r.u64("model");
     c.model.emplace(deserialize_model(r.raw(std::size_t(model_size), "model"), path + " (model)"));
     return c;
@@ -257,6 +257,7 @@ void recompute_batch_norm_statistics(Network& net, const Dataset& data, std::spa
                                      int threads) {
     if (batch < 2 || order.size() < batch)
         throw std::invalid_argument("recompute_batch_norm_statistics: needs at least one batch of two or more images");
+    if (net.state().empty()) return;  // no batch-norm layer: nothing to recompute, no pass over the data
     // BatchNorm's momentum at step t is min(momentum, t / (t + 1)): with momentum 1, from step 0, its
     // running statistics are the plain mean of every batch's.
     Network counting = rebuilt(net, with_layer_setting(net.architecture(), "batchnorm", "momentum", "1"),
@@ -352,6 +353,12 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
                                      c.fingerprint + "now:\n" + fingerprint);
         if (c.model->network.class_names() != train.classes)
             throw std::runtime_error(resume_from + ": the checkpoint's classes differ from the dataset's");
+        const std::size_t average_size =
+            epochs_averaged_before(c.run.epoch, s.average_from) > 0 ? c.model->network.params().size() : 0;
+        if (c.run.average.size() != average_size)
+            throw std::runtime_error(resume_from + ": corrupt checkpoint (a weight average of " +
+                                     std::to_string(c.run.average.size()) + " values, expected " +
+                                     std::to_string(average_size) + ")");
         run = c.run;
         optimizer->set_state(c.optimizer);
         schedule->set_state(c.schedule);
@@ -451,10 +458,10 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
         std::optional<Network> averaged;
         if (s.average_from > 0 && run.epoch + 1 >= s.average_from) {
             std::span<const float> params = std::as_const(*net).params();
-            if (run.averaged_epochs == 0) run.average.assign(params.begin(), params.end());
-            const float weight = 1.0f / float(run.averaged_epochs + 1);
+            const int before = epochs_averaged_before(run.epoch, s.average_from);
+            if (before == 0) run.average.assign(params.begin(), params.end());
+            const float weight = 1.0f / float(before + 1);
             for (std::size_t i = 0; i < params.size(); ++i) run.average[i] += (params[i] - run.average[i]) * weight;
-            ++run.averaged_epochs;
             averaged.emplace(rebuilt(*net, net->architecture(), "the averaged network"));
             std::copy(run.average.begin(), run.average.end(), averaged->params().begin());
             const std::vector<std::size_t> statistics_order =

@@ -112,10 +112,10 @@ TEST_CASE("the shipped models reach the test accuracy docs/results.md states") {
             predict.tta = spec.tta;
             probabilities = predict_probabilities(networks, spec.weights, test, predict);
         } else {
+            const float share = 1.0f / float(row.files.size());
             for (const auto& file : row.files) {
                 const std::vector<float>& member = model_probabilities(root + "/" + file, row.tta);
                 if (probabilities.empty()) probabilities.assign(member.size(), 0.0f);
-                const float share = 1.0f / float(row.files.size());
                 for (std::size_t i = 0; i < member.size(); ++i) probabilities[i] += share * member[i];
             }
         }
