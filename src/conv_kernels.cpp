@@ -52,15 +52,32 @@ IndexRange valid_outputs(int in, int out, int stride, int pad, int k) {
 // Row-major matrix view with its own row stride: a tile of columns of a larger matrix.
 using ConstStridedMatrixMap = Eigen::Map<const RowMajorMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
 
-// One AVX-512 vector of floats, for the hand-vectorised kernels (GCC vector extension).
+// One machine vector of floats, for the hand-vectorised kernels (GCC vector extension): AVX-512, AVX or SSE
+// as the target has. A wider type than the registers would build, but every value would take several
+// registers and the kernels' register blocks below would spill.
+#if defined(__AVX512F__)
 constexpr int kLanes = 16;
+constexpr int kVectorRegisters = 32;
+#elif defined(__AVX__)
+constexpr int kLanes = 8;
+constexpr int kVectorRegisters = 16;
+#else
+constexpr int kLanes = 4;
+constexpr int kVectorRegisters = 16;
+#endif
 using Lanes = float __attribute__((vector_size(kLanes * sizeof(float))));
 
 // value in every lane. Written out rather than as Lanes{} + value, which GCC must compile to a scalar add
 // of 0.0 (for the sign of a zero) and a register broadcast: here it is one broadcast load.
 Lanes broadcast(float value) {
+#if defined(__AVX512F__)
     return Lanes{value, value, value, value, value, value, value, value,
                  value, value, value, value, value, value, value, value};
+#elif defined(__AVX__)
+    return Lanes{value, value, value, value, value, value, value, value};
+#else
+    return Lanes{value, value, value, value};
+#endif
 }
 
 float horizontal_sum(const Lanes& lanes) {
@@ -473,7 +490,7 @@ void flip_weights(const ConvGeometry& g, const float* weight, float* flipped) {
 // ---- direct convolution (stride 1) ----
 // With few output channels the im2col GEMM does only OC multiply-adds per column element it builds and
 // packs, so it is bound by memory traffic. The direct kernel instead keeps a block of kDirectBlock
-// output channels x up to 3 vectors of 16 output columns in registers and streams the zero-padded
+// output channels x up to 3 vectors of output columns in registers and streams the zero-padded
 // input rows past them: one broadcast weight feeds up to 3 FMAs.
 
 constexpr int kDirectBlock = 8;
@@ -495,7 +512,8 @@ struct DirectLayout {
 };
 
 DirectLayout direct_layout(const ConvGeometry& g) {
-    const int vectors = std::min(3, (g.ow + kLanes - 1) / kLanes);
+    // 8 output channels x up to 3 vectors of accumulators, 3 input vectors and a weight: 28 registers.
+    const int vectors = std::min(kVectorRegisters >= 32 ? 3 : 1, (g.ow + kLanes - 1) / kLanes);
     const int chunk = vectors * kLanes, chunks = (g.ow + chunk - 1) / chunk;
     return {vectors, g.oh + g.kh - 1, chunks * chunk + g.kw - 1};
 }
@@ -624,13 +642,13 @@ void direct_forward(const ConvGeometry& g, const float* in, const float* weight,
 // im2col makes KH*KW copies of every input value, and with few output channels each copy feeds only OC
 // multiply-adds, so the weight-gradient GEMM is bound by building and packing them (gap's 16->16 7x7
 // layer ran at 49 GFLOP/s against 150 for its forward). The direct kernel keeps a block of output
-// channels x the KW taps of one input channel and kernel row in registers, as vectors of 16 partial
+// channels x the KW taps of one input channel and kernel row in registers, as vectors of partial
 // sums over output columns, and streams the sample's rows past them.
 
 // Output channels per register block: 3 x 7 accumulators, 3 output-gradient vectors and one input
-// vector fit in the 32 vector registers.
+// vector fit in 32 vector registers; with 16, one channel's 7.
 constexpr int direct_weights_block(int kw) {
-    return kw == 7 ? 3 : 1;
+    return kw == 7 && kVectorRegisters >= 32 ? 3 : 1;
 }
 
 // Where it measured faster (docs/performance.md): 7-wide kernels, stride 1, rows of at least a vector,
