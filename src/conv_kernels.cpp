@@ -493,7 +493,10 @@ void flip_weights(const ConvGeometry& g, const float* weight, float* flipped) {
 // output channels x up to 3 vectors of output columns in registers and streams the zero-padded
 // input rows past them: one broadcast weight feeds up to 3 FMAs.
 
-constexpr int kDirectBlock = 8;
+// kDirectBlock channels x kDirectVectors vectors of accumulators, the vectors' inputs and a broadcast weight:
+// 8 x 3 + 3 + 1 = 28 of 32 registers, or 3 x 3 + 3 + 1 = 13 of 16 (4 x 3, all 16, measured slower).
+constexpr int kDirectBlock = kVectorRegisters >= 32 ? 8 : 3;
+constexpr int kDirectVectors = 3;
 constexpr int kDirectWeightsMaxChannels = 32;
 
 // Where the direct kernel measured faster (docs/performance.md): stride 1, an output row at least one
@@ -512,8 +515,7 @@ struct DirectLayout {
 };
 
 DirectLayout direct_layout(const ConvGeometry& g) {
-    // 8 output channels x up to 3 vectors of accumulators, 3 input vectors and a weight: 28 registers.
-    const int vectors = std::min(kVectorRegisters >= 32 ? 3 : 1, (g.ow + kLanes - 1) / kLanes);
+    const int vectors = std::min(kDirectVectors, (g.ow + kLanes - 1) / kLanes);
     const int chunk = vectors * kLanes, chunks = (g.ow + chunk - 1) / chunk;
     return {vectors, g.oh + g.kh - 1, chunks * chunk + g.kw - 1};
 }
@@ -531,8 +533,8 @@ void pad_sample(const ConvGeometry& g, const DirectLayout& layout, const float* 
         }
 }
 
-// weight is (OC,C,KH,KW); packed is (ceil(OC/8), C, KH, KW, 8): a block's 8 weights for one tap side by
-// side, zero for channels past OC.
+// weight is (OC,C,KH,KW); packed is (ceil(OC/B), C, KH, KW, B) for B = kDirectBlock: a block's weights for
+// one tap side by side, zero for channels past OC.
 void pack_direct_weights(const ConvGeometry& g, const float* weight, float* packed) {
     const std::size_t taps = g.patch_size(), blocks = std::size_t(g.oc + kDirectBlock - 1) / kDirectBlock;
     std::fill(packed, packed + blocks * taps * kDirectBlock, 0.0f);
@@ -541,7 +543,7 @@ void pack_direct_weights(const ConvGeometry& g, const float* weight, float* pack
             packed[((o / kDirectBlock) * taps + t) * kDirectBlock + o % kDirectBlock] = weight[o * taps + t];
 }
 
-// One output row oy of output channels [block*8, block*8+8) for one sample: out is (OC,OH,OW).
+// One output row oy of output channels [block*B, block*B+B) for one sample (B = kDirectBlock): out is (OC,OH,OW).
 // kKernel is the kernel's width (and height, when square) fixed at compile time, or 0: with the tap loops
 // unrolled a 3x3 layer ran 1.5x faster (docs/performance.md).
 template <int kVectors, int kKernel>
@@ -561,10 +563,12 @@ void direct_row(const ConvGeometry& g, const DirectLayout& layout, const float* 
 #pragma GCC unroll 8
                 for (int kj = 0; kj < kw; ++kj, taps += kDirectBlock) {
                     Lanes x[kVectors];
+#pragma GCC unroll 4
                     for (int v = 0; v < kVectors; ++v) std::memcpy(&x[v], row + kj + v * kLanes, sizeof(Lanes));
 #pragma GCC unroll 8
                     for (int o = 0; o < kDirectBlock; ++o) {
                         const Lanes w = broadcast(taps[o]);
+#pragma GCC unroll 4
                         for (int v = 0; v < kVectors; ++v) acc[o][v] += w * x[v];
                     }
                 }
@@ -645,17 +649,21 @@ void direct_forward(const ConvGeometry& g, const float* in, const float* weight,
 // channels x the KW taps of one input channel and kernel row in registers, as vectors of partial
 // sums over output columns, and streams the sample's rows past them.
 
-// Output channels per register block: 3 x 7 accumulators, 3 output-gradient vectors and one input
-// vector fit in 32 vector registers; with 16, one channel's 7.
+// Output channels per register block: B channels' KW accumulators, their B output-gradient vectors and
+// one input vector, as many channels as fit (at most 3): 3 x 7 + 3 + 1 = 25 of 32 registers; of 16,
+// 1 x 7 + 1 + 1 for a 7-wide kernel and 2 x 5 + 2 + 1 for a 5-wide one.
 constexpr int direct_weights_block(int kw) {
-    return kw == 7 && kVectorRegisters >= 32 ? 3 : 1;
+    int block = 3;
+    while (block > 1 && block * kw + block + 1 > kVectorRegisters) --block;
+    return block;
 }
 
 // Where it measured faster (docs/performance.md): 7-wide kernels, stride 1, rows of at least a vector,
 // up to 32 output channels. With 3-5 wide kernels the GEMM was as fast or faster: fewer taps share
 // each output-gradient load.
 bool use_direct_weights(const ConvGeometry& g) {
-    return g.stride_h == 1 && g.stride_w == 1 && g.ow >= kLanes && g.kw == 7 && g.oc <= kDirectWeightsMaxChannels;
+    const bool wide_enough = g.kw == 7 || (kVectorRegisters < 32 && g.kw == 5);
+    return g.stride_h == 1 && g.stride_w == 1 && g.ow >= kLanes && wide_enough && g.oc <= kDirectWeightsMaxChannels;
 }
 
 // A sample's buffers: its zero-padded input (the direct forward's layout) and its output gradient as
@@ -729,7 +737,10 @@ void direct_weights_sample(const ConvGeometry& g, const DirectWeightsLayout& lay
 
 void direct_weights(const ConvGeometry& g, const DirectWeightsLayout& layout, const float* in, const float* dout,
                     float* dweight, float* dbias, float* buffer) {
-    direct_weights_sample<7>(g, layout, in, dout, dweight, dbias, buffer);  // use_direct_weights: KW is 7
+    if (g.kw == 5)
+        direct_weights_sample<5>(g, layout, in, dout, dweight, dbias, buffer);
+    else
+        direct_weights_sample<7>(g, layout, in, dout, dweight, dbias, buffer);  // use_direct_weights: KW is 5 or 7
 }
 
 }  // namespace

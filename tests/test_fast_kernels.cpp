@@ -58,8 +58,8 @@ ConvResults run_fast(const ConvGeometry& g, const std::vector<float>& in, const 
 }
 
 // Cases on both input-gradient paths (OC <= C: flipped convolution; OC > C or strided: col2im), on the
-// direct kernel (stride 1, OW >= 16, OC <= 16) and off it, several large enough (n * MACs >= 2^18) that
-// two threads really split the work.
+// direct kernel (stride 1, OW >= one vector: 16, 8 or 4 floats as the target has; OC <= 16) and off it, several large
+// enough (n * MACs >= 2^18) that two threads really split the work.
 const std::vector<ConvCase> tiled_cases = {
     // n  c   h   w  oc kh kw sh sw padding
     {1, 3, 9, 7, 3, 3, 3, 1, 1, Padding::same},
@@ -91,12 +91,16 @@ const std::vector<ConvCase> tiled_cases = {
     {6, 6, 4, 4, 5, 1, 1, 1, 1, Padding::valid},
     {5, 3, 8, 8, 4, 5, 5, 1, 1, Padding::same},
     {40, 32, 3, 3, 7, 3, 3, 1, 1, Padding::same},
-    // the direct weight gradient (7-wide kernels, stride 1, OW >= 16): a partial last vector and
-    // channel block, 'valid' padding, a kernel taller or shorter than wide
+    // the direct weight gradient (7-wide kernels, and 5-wide ones on targets with 16 vector registers;
+    // stride 1, OW >= one vector): a partial last vector and channel block, 'valid' padding, a kernel
+    // taller or shorter than wide
     {3, 2, 20, 21, 5, 7, 7, 1, 1, Padding::same},
     {2, 3, 22, 26, 4, 7, 7, 1, 1, Padding::valid},
     {2, 2, 18, 18, 7, 3, 7, 1, 1, Padding::same},
     {2, 3, 9, 33, 32, 9, 7, 1, 1, Padding::same},
+    {3, 2, 20, 21, 5, 5, 5, 1, 1, Padding::same},
+    {2, 3, 12, 26, 32, 5, 5, 1, 1, Padding::valid},
+    {2, 2, 18, 18, 7, 3, 5, 1, 1, Padding::same},
     // one sample, large enough for two threads (batch-1 inference): a small map whose product the team
     // splits by output channels (a partial block of 8, strided), and a larger one cut into row tiles
     {1, 64, 6, 6, 36, 3, 3, 1, 1, Padding::same},
