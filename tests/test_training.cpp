@@ -408,7 +408,10 @@ TEST_CASE("a small network overfits a small batch to 100 %") {
     SyntheticSplits s = make_splits(3);  // 21 images
     std::atomic<bool> stop{false};
     TrainSettings t = tiny_settings(s, s.dir.file("m.fer"));
-    t.epochs = 60;
+    // 120 steps, not 60: after 60 the training loss was still 0.06 and the eval-mode accuracy (running
+    // statistics of momentum 0.9 that lag the weights) 20 or 21 of 21 depending on rounding (the SSE2
+    // build against the AVX ones); from about step 70 on both builds fit every image in both modes.
+    t.epochs = 120;
     t.batch = 21;
     t.augment_enabled = false;
     Dataset& train = s.train;
