@@ -39,7 +39,7 @@ case "$model" in
     # decay (5e-4) in its place: stage 1 ended at train 66.9 % against val 63.4 %
     flags=(--arch five_layer --dropout 0.2 --epochs 50 --batch 256 --optimizer sgd --lr 0.01 --momentum 0.9 --nesterov
            --weight-decay 0.0005 --schedule cosine --warmup 2 --seed 7 --threads 2) ;;
-  five_layer_fresh_swa)  # from five_layer_fresh's output (run it first; best val 63.64 %, below the shipped 64.08 %):
+  five_layer_fresh_swa)  # from five_layer_fresh's output (run it first; best val 63.64 %, below the shipped 64.08 %); not shipped (best val 63.86 %):
     # weight averaging of 10 epochs at a constant lr 0.003, as five_layer_swa did from stage 3
     flags=(--init "${FER_RUNS:-/var/tmp/fer-runs}/five_layer_fresh/five_layer_fresh.fer" --dropout 0.2 --epochs 10 --batch 256
            --optimizer sgd --lr 0.003 --momentum 0.9 --nesterov --weight-decay 0.0005 --schedule constant --average-from 1
