@@ -67,17 +67,14 @@ constexpr int kVectorRegisters = 16;
 #endif
 using Lanes = float __attribute__((vector_size(kLanes * sizeof(float))));
 
-// value in every lane. Written out rather than as Lanes{} + value, which GCC must compile to a scalar add
-// of 0.0 (for the sign of a zero) and a register broadcast: here it is one broadcast load.
+// value in every lane. An initializer of kLanes copies rather than Lanes{} + value, which GCC must compile
+// to a scalar add of 0.0 (for the sign of a zero) and a register broadcast, or a loop over the lanes, which
+// it compiled to masked broadcasts with AVX-512: this is one broadcast load.
 Lanes broadcast(float value) {
-#if defined(__AVX512F__)
-    return Lanes{value, value, value, value, value, value, value, value,
-                 value, value, value, value, value, value, value, value};
-#elif defined(__AVX__)
-    return Lanes{value, value, value, value, value, value, value, value};
-#else
-    return Lanes{value, value, value, value};
-#endif
+    return [value]<std::size_t... lane>(std::index_sequence<lane...>) {
+        return Lanes{(static_cast<void>(lane), value)...};
+    }
+    (std::make_index_sequence<kLanes>{});
 }
 
 float horizontal_sum(const Lanes& lanes) {
