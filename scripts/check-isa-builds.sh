@@ -1,24 +1,25 @@
 #!/usr/bin/env bash
 # Compiles the sources whose code depends on the target's vector instructions for every x86-64 level
-# (SSE2, AVX2, AVX-512, AVX-512 with BF16), warnings as errors. A build tuned for this machine
+# (SSE2, AVX2, AVX-512, AVX-512 with BF16), warnings as errors, with the project's own compile flags (a
+# library-only CMake configuration per level in build-isa/). A build tuned for this machine
 # (-march=native) only compiles the kernels for this machine's level; a kernel written for one vector
 # width once failed to build on another. CI runs it; it takes a minute or two.
-#   CXX   the compiler (default c++)
+#   FER_ISA_BUILD_DIR   build folder (default build-isa)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cxx=${CXX:-c++}
-sources=(src/conv_kernels.cpp src/conv_bf16.cpp)
-flags=(-std=c++20 -O2 -Wall -Wextra -Wno-restrict -Werror -fopenmp -DEIGEN_DONT_PARALLELIZE -Iinclude
-       -isystem /usr/include/eigen3)
+build_root=${FER_ISA_BUILD_DIR:-build-isa}
+objects=(CMakeFiles/fer.dir/src/conv_kernels.cpp.o CMakeFiles/fer.dir/src/conv_bf16.cpp.o)
 status=0
 for march in x86-64 x86-64-v3 x86-64-v4 sapphirerapids; do
-    for source in "${sources[@]}"; do
-        if "$cxx" "${flags[@]}" -march="$march" -c "$source" -o /dev/null; then
-            echo "check-isa-builds: $source builds for -march=$march"
-        else
-            echo "check-isa-builds: $source does not build for -march=$march" >&2
-            status=1
-        fi
-    done
+    build_dir=$build_root/$march
+    cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFER_NATIVE=OFF -DFER_BUILD_TESTS=OFF \
+        -DFER_BUILD_PLAYER=OFF -DCMAKE_CXX_FLAGS="-march=$march -Werror" >/dev/null
+    if ninja -C "$build_dir" "${objects[@]}" >"$build_dir/check.log" 2>&1; then
+        echo "check-isa-builds: the vector kernels build for -march=$march"
+    else
+        cat "$build_dir/check.log" >&2
+        echo "check-isa-builds: the vector kernels do not build for -march=$march" >&2
+        status=1
+    fi
 done
 exit "$status"
