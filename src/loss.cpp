@@ -8,7 +8,7 @@ namespace fer {
 
 // logits is (N,K,1,1), labels (N), class_weights (K) or empty, dlogits (N,K,1,1)
 LossResult softmax_cross_entropy(const Tensor& logits, std::span<const int> labels,
-                                 std::span<const float> class_weights, Tensor* dlogits) {
+                                 std::span<const float> class_weights, Tensor* dlogits, float label_smoothing) {
     const Shape& shape = logits.shape();
     if (shape.h != 1 || shape.w != 1 || shape.c < 1)
         throw std::invalid_argument("softmax_cross_entropy: logits must be (N,K,1,1) with K >= 1, got " + shape.str());
@@ -23,7 +23,12 @@ LossResult softmax_cross_entropy(const Tensor& logits, std::span<const int> labe
         if (labels[i] < 0 || labels[i] >= classes)
             throw std::invalid_argument("softmax_cross_entropy: sample " + std::to_string(i) + " has label " +
                                         std::to_string(labels[i]) + ", expected 0.." + std::to_string(classes - 1));
+    if (!(label_smoothing >= 0.0f && label_smoothing < 1.0f))
+        throw std::invalid_argument("softmax_cross_entropy: label smoothing must be in [0, 1), got " +
+                                    std::to_string(label_smoothing));
     if (dlogits) dlogits->resize(shape);
+    const double smoothing = label_smoothing;
+    const double off_target = smoothing / classes, on_target = 1.0 - smoothing + off_target;
 
     // Serial on purpose: N*K is a few hundred values, far below what an OpenMP region pays back,
     // and a serial sum keeps the loss independent of the thread count.
@@ -37,16 +42,21 @@ LossResult softmax_cross_entropy(const Tensor& logits, std::span<const int> labe
         const int arg_max = int(std::max_element(row, row + classes) - row);
         if (arg_max == label) ++correct;
         const double row_max = row[arg_max];
-        double sum_exp = 0.0;
-        for (int k = 0; k < classes; ++k) sum_exp += std::exp(double(row[k]) - row_max);
+        double sum_exp = 0.0, sum_logits = 0.0;
+        for (int k = 0; k < classes; ++k) {
+            sum_exp += std::exp(double(row[k]) - row_max);
+            sum_logits += double(row[k]);
+        }
         const double log_sum_exp = row_max + std::log(sum_exp);
-        total += weight * (log_sum_exp - double(row[label]));
+        // sum_k q_k = 1, so sum_k -q_k log p_k = log_sum_exp - (1-e) * logit_y - (e/K) * sum_k logit_k.
+        const double target_logits = (1.0 - smoothing) * double(row[label]) + off_target * sum_logits;
+        total += weight * (log_sum_exp - target_logits);
         if (dlogits) {
             float* grad = dlogits->sample(i);
             const double scale = weight * inv_batch;
             for (int k = 0; k < classes; ++k) {
                 double probability = std::exp(double(row[k]) - log_sum_exp);
-                grad[k] = float(scale * (probability - (k == label ? 1.0 : 0.0)));
+                grad[k] = float(scale * (probability - (k == label ? on_target : off_target)));
             }
         }
     }

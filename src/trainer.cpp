@@ -299,8 +299,9 @@ std::string TrainSettings::fingerprint() const {
       << "\nclass_weights=" << to_string(class_weighting)
       << (select == "accuracy" ? "" : " select=" + select)  // absent by default: older checkpoints still match
       << (dropout ? " dropout=" + std::to_string(*dropout) : "")
-      << (average_from ? " average_from=" + std::to_string(average_from) : "") << "\ninput scale=" << input.scale
-      << " mean=" << input.mean << " std=" << input.std << "\n";
+      << (average_from ? " average_from=" + std::to_string(average_from) : "")
+      << (label_smoothing > 0.0f ? " label_smoothing=" + config_text::number(label_smoothing) : "")
+      << "\ninput scale=" << input.scale << " mean=" << input.mean << " std=" << input.std << "\n";
     return f.str();
 }
 
@@ -324,6 +325,8 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
     if (s.epochs < 1) throw std::invalid_argument("epochs must be at least 1");
     if (s.select != "accuracy" && s.select != "macro_f1" && s.select != "last")
         throw std::invalid_argument("unknown selection metric '" + s.select + "' (accuracy, macro_f1, last)");
+    if (!(s.label_smoothing >= 0.0f && s.label_smoothing < 1.0f))
+        throw std::invalid_argument("label smoothing must be in [0, 1), got " + config_text::number(s.label_smoothing));
     if (s.batch < 2) throw std::invalid_argument("batch must be at least 2 (batch normalisation needs two samples)");
     if (train.size() < 2) throw std::invalid_argument("the training set needs at least two images");
     if (val.size() == 0) throw std::invalid_argument("the validation set is empty");
@@ -423,7 +426,7 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
             const Context ctx = Context::train(RunOptions{threads}, run.step);
             net->zero_grads();
             const Tensor& logits = net->forward_logits(input, ctx);
-            LossResult loss = softmax_cross_entropy(logits, labels, weights, &dlogits);
+            LossResult loss = softmax_cross_entropy(logits, labels, weights, &dlogits, s.label_smoothing);
             if (!std::isfinite(loss.loss))
                 throw std::runtime_error("epoch " + std::to_string(run.epoch + 1) + ", batch " + std::to_string(b + 1) +
                                          ": the loss is " + std::to_string(loss.loss) +

@@ -60,26 +60,61 @@ TEST_CASE("softmax_cross_entropy: hand-computed loss and gradient") {
     }
 }
 
-TEST_CASE("softmax_cross_entropy: gradient matches central differences") {
-    const int batch = 4, classes = 7;
-    Tensor logits(Shape{batch, classes, 1, 1});
-    for (std::size_t i = 0; i < logits.size(); ++i) logits[i] = float(std::sin(1.7 * double(i) + 0.3)) * 2.0f;
-    const std::vector<int> labels = {3, 0, 6, 3};
-    const std::vector<float> weights = {1.5f, 4.0f, 0.7f, 0.3f, 1.0f, 2.0f, 0.9f};
-    Tensor dlogits;
-    fer::softmax_cross_entropy(logits, labels, weights, &dlogits);
-    REQUIRE(dlogits.shape() == logits.shape());
+TEST_CASE("softmax_cross_entropy: label smoothing, hand-computed") {
+    Tensor logits = hand_logits();
+    Tensor dlogits(Shape{2, 3, 1, 1}, std::nanf(""));
+    // e = 0.3, K = 3: targets 0.8 on the label and 0.1 elsewhere. Sample 0 has p = (1/8, 2/8, 5/8):
+    //   -(0.1 log(1/8) + 0.1 log(2/8) + 0.8 log(5/8)) = 0.207944154 + 0.138629436 + 0.376002903 = 0.722576493.
+    // Sample 1 has p = (3/5, 1/5, 1/5), label 1:
+    //   -(0.1 log(3/5) + 0.8 log(1/5) + 0.1 log(1/5)) = 0.051082562 + 1.287550330 + 0.160943791 = 1.499576683.
+    auto result = fer::softmax_cross_entropy(logits, hand_labels, {}, &dlogits, 0.3f);
+    CHECK(result.loss == doctest::Approx((0.722576493 + 1.499576683) / 2).epsilon(1e-6));
+    CHECK(result.correct == 1);
+    // (softmax - target) / N.
+    const std::vector<double> expected = {(0.125 - 0.1) / 2, (0.25 - 0.1) / 2, (0.625 - 0.8) / 2,
+                                          (0.6 - 0.1) / 2,   (0.2 - 0.8) / 2,  (0.2 - 0.1) / 2};
+    for (std::size_t i = 0; i < expected.size(); ++i) CHECK(dlogits[i] == doctest::Approx(expected[i]).epsilon(1e-5));
 
-    const float eps = 1e-2f;
-    for (std::size_t i = 0; i < logits.size(); ++i) {
-        float saved = logits[i];
-        logits[i] = saved + eps;
-        double plus = fer::softmax_cross_entropy(logits, labels, weights, nullptr).loss;
-        logits[i] = saved - eps;
-        double minus = fer::softmax_cross_entropy(logits, labels, weights, nullptr).loss;
-        logits[i] = saved;
-        double numeric = (plus - minus) / (2.0 * eps);
-        CHECK(dlogits[i] == doctest::Approx(numeric).epsilon(1e-3).scale(1e-3));
+    SUBCASE("zero smoothing is bit-identical to the plain loss") {
+        Tensor plain, smoothed;
+        const std::vector<float> weights = {1.0f, 2.0f, 0.5f};
+        auto a = fer::softmax_cross_entropy(logits, hand_labels, weights, &plain);
+        auto b = fer::softmax_cross_entropy(logits, hand_labels, weights, &smoothed, 0.0f);
+        CHECK(a.loss == b.loss);
+        for (std::size_t i = 0; i < plain.size(); ++i) CHECK(plain[i] == smoothed[i]);
+    }
+    SUBCASE("a smoothing outside [0, 1) throws") {
+        CHECK_THROWS_WITH_AS(fer::softmax_cross_entropy(logits, hand_labels, {}, &dlogits, 1.0f),
+                             doctest::Contains("label smoothing"), std::invalid_argument);
+        CHECK_THROWS_AS(fer::softmax_cross_entropy(logits, hand_labels, {}, &dlogits, -0.1f), std::invalid_argument);
+        CHECK_THROWS_AS(fer::softmax_cross_entropy(logits, hand_labels, {}, &dlogits, std::nanf("")),
+                        std::invalid_argument);
+    }
+}
+
+TEST_CASE("softmax_cross_entropy: gradient matches central differences") {
+    for (const float smoothing : {0.0f, 0.1f, 0.45f}) {
+        CAPTURE(smoothing);
+        const int batch = 4, classes = 7;
+        Tensor logits(Shape{batch, classes, 1, 1});
+        for (std::size_t i = 0; i < logits.size(); ++i) logits[i] = float(std::sin(1.7 * double(i) + 0.3)) * 2.0f;
+        const std::vector<int> labels = {3, 0, 6, 3};
+        const std::vector<float> weights = {1.5f, 4.0f, 0.7f, 0.3f, 1.0f, 2.0f, 0.9f};
+        Tensor dlogits;
+        fer::softmax_cross_entropy(logits, labels, weights, &dlogits, smoothing);
+        REQUIRE(dlogits.shape() == logits.shape());
+
+        const float eps = 1e-2f;
+        for (std::size_t i = 0; i < logits.size(); ++i) {
+            float saved = logits[i];
+            logits[i] = saved + eps;
+            double plus = fer::softmax_cross_entropy(logits, labels, weights, nullptr, smoothing).loss;
+            logits[i] = saved - eps;
+            double minus = fer::softmax_cross_entropy(logits, labels, weights, nullptr, smoothing).loss;
+            logits[i] = saved;
+            double numeric = (plus - minus) / (2.0 * eps);
+            CHECK(dlogits[i] == doctest::Approx(numeric).epsilon(1e-3).scale(1e-3));
+        }
     }
 }
 

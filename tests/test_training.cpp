@@ -103,6 +103,15 @@ TEST_CASE("a run is bit-identical for the same seed and threads, and differs wit
     train_network(c, s.train, s.val, {}, stop);
     CHECK(file_params(a.out) == file_params(b.out));
     CHECK(file_params(a.out) != file_params(c.out));
+
+    SUBCASE("label smoothing trains another network, and a checkpoint without it does not resume it") {
+        TrainSettings smoothed = a;
+        smoothed.out = s.dir.file("smoothed.fer");
+        smoothed.label_smoothing = 0.1f;
+        CHECK(smoothed.fingerprint() != a.fingerprint());
+        train_network(smoothed, s.train, s.val, {}, stop);
+        CHECK(file_params(smoothed.out) != file_params(a.out));
+    }
 }
 
 TEST_CASE("an interrupted and resumed run ends exactly where an uninterrupted one does") {
@@ -402,6 +411,9 @@ TEST_CASE("bad training settings fail before any work") {
     TrainSettings one = t;
     one.batch = 1;
     CHECK_THROWS_WITH(train_network(one, s.train, s.val, {}, stop), doctest::Contains("batch"));
+    TrainSettings certain = t;
+    certain.label_smoothing = 1.0f;
+    CHECK_THROWS_WITH(train_network(certain, s.train, s.val, {}, stop), doctest::Contains("label smoothing"));
 }
 
 TEST_CASE("a small network overfits a small batch to 100 %") {

@@ -78,6 +78,10 @@ int main(int argc, char** argv) {
     app.add_option("--shift", s.augment.shift, "random shift range, fraction of the size")->capture_default_str();
     app.add_option("--class-weights", class_weights, "none, inverse (n_max/n_j) or balanced (n/(k n_j))")
         ->capture_default_str();
+    app.add_option("--label-smoothing", s.label_smoothing,
+                   "train on (1-e) * onehot + e/7 instead of the one-hot label (0 = off)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 0.999));
     app.add_option("--seed", s.seed, "random seed (same seed and threads: identical run)")->capture_default_str();
     app.add_option("--threads", s.threads, "threads (0 = all cores)")->capture_default_str();
     app.add_option("--dropout", s.dropout, "set every dropout layer's rate (e.g. to loosen it for a fine-tune)")

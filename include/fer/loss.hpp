@@ -17,16 +17,19 @@ struct LossResult {
 };
 
 // logits is (N,K,1,1): the network's output before its final softmax; labels holds N values in [0,K);
-// class_weights holds K values, or is empty for all ones.
-//   loss = (1/N) * sum_i w[y_i] * -log softmax(logits_i)[y_i]
-// This is Keras' class_weight semantics: a mean over samples, not divided by the sum of the weights.
+// class_weights holds K values, or is empty for all ones; label_smoothing is e in [0,1).
+// The target of sample i is q_i = (1-e) * onehot(y_i) + e/K (Szegedy et al. 2016: a net that may not
+// push one probability to 1 keeps its logits small and is less sure of the faces it misreads):
+//   loss = (1/N) * sum_i w[y_i] * sum_k -q_ik * log softmax(logits_i)[k]
+// which is the plain cross-entropy at e = 0. This is Keras' class_weight semantics: a mean over
+// samples, not divided by the sum of the weights.
 // When dlogits is not null it is resized to (N,K,1,1) and ASSIGNED
-//   dloss/dlogits_i = w[y_i] * (softmax_i - onehot(y_i)) / N.
+//   dloss/dlogits_i = w[y_i] * (softmax_i - q_i) / N.
 // Numerically stable (max-subtracted log-sum-exp, accumulated in double). Throws std::invalid_argument
-// on a bad logits shape, a label count != N, a label out of range (naming the sample and the label)
-// or a weight count != K.
+// on a bad logits shape, a label count != N, a label out of range (naming the sample and the label),
+// a weight count != K or a smoothing outside [0,1).
 LossResult softmax_cross_entropy(const Tensor& logits, std::span<const int> labels,
-                                 std::span<const float> class_weights, Tensor* dlogits);
+                                 std::span<const float> class_weights, Tensor* dlogits, float label_smoothing = 0.0f);
 
 // Class weights from per-class sample counts. A class with no samples gets weight 0 (it never
 // appears as a label, so its weight is never used) and causes no division by zero.

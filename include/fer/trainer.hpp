@@ -37,6 +37,7 @@ struct TrainSettings {
     AugmentSettings augment;
     bool augment_enabled = true;
     ClassWeighting class_weighting = ClassWeighting::none;
+    float label_smoothing = 0.0f;  // e in [0,1): train on (1-e) * onehot + e/K (see loss.hpp); 0 = off
     std::uint64_t seed = 1;
     int threads = 0;            // 0 = all cores
     // What "best" means for the saved model and early stopping: "accuracy" or "macro_f1" (validation macro
