@@ -646,13 +646,18 @@ void direct_forward(const ConvGeometry& g, const float* in, const float* weight,
 // channels x the KW taps of one input channel and kernel row in registers, as vectors of partial
 // sums over output columns, and streams the sample's rows past them.
 
-// Output channels per register block: B channels' KW accumulators, their B output-gradient vectors and
-// one input vector, as many channels as fit (at most 3): 3 x 7 + 3 + 1 = 25 of 32 registers; of 16,
-// 1 x 7 + 1 + 1 for a 7-wide kernel and 2 x 5 + 2 + 1 for a 5-wide one.
-constexpr int direct_weights_block(int kw) {
-    int block = 3;
-    while (block > 1 && block * kw + block + 1 > kVectorRegisters) --block;
-    return block;
+// Output channels per register block, B. A pass over the sample holds B channels x T taps of
+// accumulators, their B output-gradient vectors and one input vector: with 32 registers B = 3 and a
+// 7-wide row in one pass (3 x 7 + 3 + 1 = 25). With 16, one channel's 7 taps fit, but then every FMA
+// waits on its own unaligned input load (8 loads for 7 FMAs); B = 2 and two passes of 4 and 3 taps
+// (2 x 4 + 2 + 1 = 11 registers) load 6 and 5 vectors for 8 and 6 FMAs. A 5-wide row takes one pass.
+constexpr int kWeightsBlock = kVectorRegisters >= 32 ? 3 : 2;
+
+// Taps per pass: the row split into as few passes as fit in the registers, as evenly as possible.
+constexpr int weights_taps_per_pass(int kw) {
+    const int most = (kVectorRegisters - 1 - kWeightsBlock) / kWeightsBlock;
+    const int passes = (kw + most - 1) / most;
+    return (kw + passes - 1) / passes;
 }
 
 // Where it measured faster (docs/performance.md): 7-wide kernels, stride 1, rows of at least a vector,
@@ -676,39 +681,49 @@ struct DirectWeightsLayout {
 };
 
 DirectWeightsLayout direct_weights_layout(const ConvGeometry& g) {
-    const int block = direct_weights_block(g.kw);
+    const int block = kWeightsBlock;
     return {direct_layout(g), (g.ow + kLanes - 1) / kLanes, (g.oc + block - 1) / block * block};
 }
 
-// dweight(o, c, i, 0..KW) += the sample's sum over rows and columns, for o in [o_begin, o_begin + block).
-template <int KW>
+// dweight(o, c, i, kFirstTap..kFirstTap+kTaps) += the sample's sum over rows and columns, for o in
+// [o_begin, o_begin + block).
+template <int KW, int kFirstTap, int kTaps>
 void direct_weights_taps(const ConvGeometry& g, const DirectWeightsLayout& layout, const float* padded,
                          const float* dout_rows, int c, int i, int o_begin, float* dweight) {
-    constexpr int kBlock = direct_weights_block(KW);
+    constexpr int kBlock = kWeightsBlock;
     const std::size_t row_floats = layout.row_floats(), channel_floats = std::size_t(g.oh) * row_floats;
-    Lanes acc[kBlock][KW];
+    Lanes acc[kBlock][kTaps];
     for (int b = 0; b < kBlock; ++b)
-        for (int j = 0; j < KW; ++j) acc[b][j] = Lanes{};
+        for (int j = 0; j < kTaps; ++j) acc[b][j] = Lanes{};
     for (int y = 0; y < g.oh; ++y) {
         const float* in_row =
             padded + (std::size_t(c) * layout.input.padded_h + y + i) * std::size_t(layout.input.padded_w);
         const float* d_row = dout_rows + std::size_t(o_begin) * channel_floats + std::size_t(y) * row_floats;
         for (int v = 0; v < layout.row_vectors; ++v) {
             Lanes d[kBlock];
-            for (int b = 0; b < kBlock; ++b) std::memcpy(&d[b], d_row + b * channel_floats + v * kLanes, sizeof(Lanes));
-            for (int j = 0; j < KW; ++j) {
+#pragma GCC unroll 4
+            for (int b = 0; b < kBlock; ++b) {
+                std::memcpy(&d[b], d_row + b * channel_floats + v * kLanes, sizeof(Lanes));
+                // In a register too in a split row: GCC would fold this load into each of the pass's
+                // FMAs. In a whole row, measured the other way round (5-wide, 16 registers: 16 -> 19 ms).
+                if constexpr (kTaps < KW) asm("" : "+v"(d[b]));
+            }
+#pragma GCC unroll 8
+            for (int j = 0; j < kTaps; ++j) {
                 Lanes x;
-                std::memcpy(&x, in_row + v * kLanes + j, sizeof(Lanes));
+                std::memcpy(&x, in_row + v * kLanes + kFirstTap + j, sizeof(Lanes));
                 // Loaded once into a register: GCC would otherwise fold the load into each FMA, and
                 // these loads straddle cache lines, which costs two load slots each.
                 asm("" : "+v"(x));
+#pragma GCC unroll 4
                 for (int b = 0; b < kBlock; ++b) acc[b][j] += d[b] * x;
             }
         }
     }
     for (int b = 0; b < kBlock && o_begin + b < g.oc; ++b)
-        for (int j = 0; j < KW; ++j)
-            dweight[((std::size_t(o_begin + b) * g.c + c) * g.kh + i) * KW + j] += horizontal_sum(acc[b][j]);
+        for (int j = 0; j < kTaps; ++j)
+            dweight[((std::size_t(o_begin + b) * g.c + c) * g.kh + i) * KW + kFirstTap + j] +=
+                horizontal_sum(acc[b][j]);
 }
 
 // One sample's dweight and dbias (ACCUMULATED); in is (C,H,W), dout (OC,OH,OW), buffer holds the layout.
@@ -725,10 +740,24 @@ void direct_weights_sample(const ConvGeometry& g, const DirectWeightsLayout& lay
             const float* src = dout + (std::size_t(o) * g.oh + y) * g.ow;
             std::copy(src, src + g.ow, dout_rows + (std::size_t(o) * g.oh + y) * row_floats);
         }
-    for (int c = 0; c < g.c; ++c)
-        for (int i = 0; i < g.kh; ++i)
-            for (int o = 0; o < g.oc; o += direct_weights_block(KW))
-                direct_weights_taps<KW>(g, layout, padded, dout_rows, c, i, o, dweight);
+    constexpr int kPassTaps = weights_taps_per_pass(KW);
+    static_assert(2 * kPassTaps >= KW, "a kernel row takes at most two passes");
+    if constexpr (kPassTaps == KW) {
+        for (int c = 0; c < g.c; ++c)
+            for (int i = 0; i < g.kh; ++i)
+                for (int o = 0; o < g.oc; o += kWeightsBlock)
+                    direct_weights_taps<KW, 0, KW>(g, layout, padded, dout_rows, c, i, o, dweight);
+    } else {
+        // Two passes per kernel row read the block's output-gradient planes twice as often, so they
+        // are kept in L1 and the input planes streamed past them instead (gap's 16->16 7x7 layer at
+        // 48x48, 1 thread: 88 -> 73 ms; in the other order, or for one-pass rows, no faster).
+        for (int o = 0; o < g.oc; o += kWeightsBlock)
+            for (int c = 0; c < g.c; ++c)
+                for (int i = 0; i < g.kh; ++i) {
+                    direct_weights_taps<KW, 0, kPassTaps>(g, layout, padded, dout_rows, c, i, o, dweight);
+                    direct_weights_taps<KW, kPassTaps, KW - kPassTaps>(g, layout, padded, dout_rows, c, i, o, dweight);
+                }
+    }
     if (dbias) add_row_sums(dout, g.oc, g.positions(), dbias);
 }
 
