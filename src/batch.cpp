@@ -45,6 +45,27 @@ void make_batch(const Dataset& dataset, std::span<const std::size_t> indices, co
     }
 }
 
+// in and out are (N,C,H,W); partners (N)
+void mix_batch(const Tensor& in, std::span<const std::size_t> partners, float lambda, Tensor& out) {
+    const Shape shape = in.shape();
+    if (partners.size() != std::size_t(shape.n))
+        throw std::invalid_argument("mix_batch: " + std::to_string(partners.size()) + " partners for " +
+                                    std::to_string(shape.n) + " samples");
+    for (std::size_t partner : partners)
+        if (partner >= std::size_t(shape.n))
+            throw std::invalid_argument("mix_batch: partner " + std::to_string(partner) + " is out of range for " +
+                                        std::to_string(shape.n) + " samples");
+    out.resize(shape);
+    const std::size_t sample_size = in.size() / std::max<std::size_t>(1, std::size_t(shape.n));
+    const float other = 1.0f - lambda;
+    for (int k = 0; k < shape.n; ++k) {
+        const float* mine = in.sample(k);
+        const float* theirs = in.sample(int(partners[std::size_t(k)]));
+        float* mixed = out.sample(k);
+        for (std::size_t i = 0; i < sample_size; ++i) mixed[i] = lambda * mine[i] + other * theirs[i];
+    }
+}
+
 // in and out are (N,C,H,W); each row is reversed.
 void mirror_batch(const Tensor& in, Tensor& out) {
     const Shape shape = in.shape();

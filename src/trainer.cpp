@@ -19,6 +19,7 @@
 #include "fer/evaluate.hpp"
 #include "fer/model_file.hpp"
 #include "fer/model_zoo.hpp"
+#include "fer/rng.hpp"
 #include "fer/svg_plot.hpp"
 
 namespace fer {
@@ -301,7 +302,8 @@ std::string TrainSettings::fingerprint() const {
       << (dropout ? " dropout=" + std::to_string(*dropout) : "")
       << (average_from ? " average_from=" + std::to_string(average_from) : "")
       << (label_smoothing > 0.0f ? " label_smoothing=" + config_text::number(label_smoothing) : "")
-      << "\ninput scale=" << input.scale << " mean=" << input.mean << " std=" << input.std << "\n";
+      << (mixup > 0.0f ? " mixup=" + config_text::number(mixup) : "") << "\ninput scale=" << input.scale
+      << " mean=" << input.mean << " std=" << input.std << "\n";
     return f.str();
 }
 
@@ -327,6 +329,8 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
         throw std::invalid_argument("unknown selection metric '" + s.select + "' (accuracy, macro_f1, last)");
     if (!(s.label_smoothing >= 0.0f && s.label_smoothing < 1.0f))
         throw std::invalid_argument("label smoothing must be in [0, 1), got " + config_text::number(s.label_smoothing));
+    if (!(s.mixup >= 0.0f && std::isfinite(s.mixup)))
+        throw std::invalid_argument("mixup alpha must be >= 0 (0: off), got " + config_text::number(s.mixup));
     if (s.batch < 2) throw std::invalid_argument("batch must be at least 2 (batch normalisation needs two samples)");
     if (train.size() < 2) throw std::invalid_argument("the training set needs at least two images");
     if (val.size() == 0) throw std::invalid_argument("the validation set is empty");
@@ -410,8 +414,9 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
     result.history = run.history;
     result.best_epoch = run.best_epoch;
     if (run.best_epoch > 0) result.best_val_accuracy = run.history.at(std::size_t(run.best_epoch - 1)).val_accuracy;
-    Tensor input, dlogits;
-    std::vector<int> labels;
+    Tensor input, dlogits, mixed_input, partner_dlogits;
+    std::vector<int> labels, partner_labels;
+    std::vector<std::size_t> partners;
     auto last_checkpoint = Clock::now();
 
     for (; run.epoch < s.epochs; ++run.epoch, run.next_batch = 0) {
@@ -424,15 +429,36 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
             std::span<const std::size_t> indices(order.data() + b * batch, batch);
             make_batch(train, indices, net->input(), augment, augment_seed, threads, input, labels);
             const Context ctx = Context::train(RunOptions{threads}, run.step);
+            float lambda = 1.0f;
+            if (s.mixup > 0.0f) {
+                Rng rng(mix64(s.seed ^ mix64(0x4D495855ull + run.step)));
+                lambda = rng.beta(s.mixup, s.mixup);
+                lambda = std::max(lambda, 1.0f - lambda);
+                partners.resize(batch);
+                for (std::size_t k = 0; k < batch; ++k) partners[k] = k;
+                for (std::size_t k = batch - 1; k > 0; --k) std::swap(partners[k], partners[rng.below(k + 1)]);
+                partner_labels.resize(batch);
+                for (std::size_t k = 0; k < batch; ++k) partner_labels[k] = labels[partners[k]];
+                mix_batch(input, partners, lambda, mixed_input);
+            }
+            const Tensor& net_input = s.mixup > 0.0f ? mixed_input : input;
             net->zero_grads();
-            const Tensor& logits = net->forward_logits(input, ctx);
+            const Tensor& logits = net->forward_logits(net_input, ctx);
             LossResult loss = softmax_cross_entropy(logits, labels, weights, &dlogits, s.label_smoothing);
+            if (s.mixup > 0.0f) {
+                // The loss is linear in the target, so the blend of the two losses is the loss of the blend.
+                const LossResult partner_loss =
+                    softmax_cross_entropy(logits, partner_labels, weights, &partner_dlogits, s.label_smoothing);
+                loss.loss = lambda * loss.loss + (1.0 - lambda) * partner_loss.loss;
+                for (std::size_t i = 0; i < dlogits.size(); ++i)
+                    dlogits[i] = lambda * dlogits[i] + (1.0f - lambda) * partner_dlogits[i];
+            }
             if (!std::isfinite(loss.loss))
                 throw std::runtime_error("epoch " + std::to_string(run.epoch + 1) + ", batch " + std::to_string(b + 1) +
                                          ": the loss is " + std::to_string(loss.loss) +
                                          "; stopping (lower the learning rate?). The last checkpoint, " +
                                          checkpoint_path + ", is kept.");
-            net->backward(input, dlogits, ctx);
+            net->backward(net_input, dlogits, ctx);
             optimizer->step(net->params(), net->grads(), net->decay_mask(), lr);
             ++run.step;
             run.next_batch = b + 1;

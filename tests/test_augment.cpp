@@ -286,3 +286,61 @@ TEST_CASE("mirror_batch reverses every row, also in place") {
     fer::mirror_batch(copy, copy);
     CHECK(tensor_values(copy) == tensor_values(in));
 }
+
+TEST_CASE("mix_batch blends each sample with its partner") {
+    fer::Tensor in({3, 1, 2, 2});
+    for (std::size_t i = 0; i < in.size(); ++i) in[i] = float(i);
+    const std::vector<std::size_t> partners = {2, 0, 2};
+    fer::Tensor out;
+    fer::mix_batch(in, partners, 0.75f, out);
+    CHECK(out.shape() == in.shape());
+    for (int n = 0; n < 3; ++n)
+        for (int y = 0; y < 2; ++y)
+            for (int x = 0; x < 2; ++x) {
+                const int p = int(partners[std::size_t(n)]);
+                CHECK(out.at(n, 0, y, x) == doctest::Approx(0.75 * in.at(n, 0, y, x) + 0.25 * in.at(p, 0, y, x)));
+            }
+    // Sample 2 is its own partner: unchanged.
+    CHECK(out.at(2, 0, 1, 1) == in.at(2, 0, 1, 1));
+    CHECK_THROWS_WITH_AS(fer::mix_batch(in, std::vector<std::size_t>{0, 1}, 0.5f, out),
+                         doctest::Contains("2 partners for 3 samples"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(fer::mix_batch(in, std::vector<std::size_t>{0, 1, 3}, 0.5f, out),
+                         doctest::Contains("partner 3 is out of range"), std::invalid_argument);
+}
+
+TEST_CASE("Rng::gamma and Rng::beta have the distributions' moments") {
+    fer::Rng rng(12345);
+    const int count = 40000;
+    // Gamma(k): mean k, variance k; the shape below 1 takes the boosted path.
+    for (const float shape : {0.3f, 1.0f, 2.5f}) {
+        CAPTURE(shape);
+        double sum = 0, sum_sq = 0, lowest = 1.0;
+        for (int i = 0; i < count; ++i) {
+            const double x = rng.gamma(shape);
+            lowest = std::min(lowest, x);
+            sum += x;
+            sum_sq += x * x;
+        }
+        CHECK(lowest >= 0.0);
+        const double mean = sum / count, variance = sum_sq / count - mean * mean;
+        CHECK(mean == doctest::Approx(shape).epsilon(0.03));
+        CHECK(variance == doctest::Approx(shape).epsilon(0.08));
+    }
+    // Beta(a, a): mean 1/2, variance 1 / (4 (2a + 1)); mixup's alpha 0.4 gives 0.1389.
+    for (const float alpha : {0.4f, 2.0f}) {
+        CAPTURE(alpha);
+        double sum = 0, sum_sq = 0, lowest = 1.0, highest = 0.0;
+        for (int i = 0; i < count; ++i) {
+            const double x = rng.beta(alpha, alpha);
+            lowest = std::min(lowest, x);
+            highest = std::max(highest, x);
+            sum += x;
+            sum_sq += x * x;
+        }
+        CHECK(lowest >= 0.0);
+        CHECK(highest <= 1.0);
+        const double mean = sum / count, variance = sum_sq / count - mean * mean;
+        CHECK(mean == doctest::Approx(0.5).epsilon(0.02));
+        CHECK(variance == doctest::Approx(1.0 / (4.0 * (2.0 * alpha + 1.0))).epsilon(0.05));
+    }
+}

@@ -112,6 +112,17 @@ TEST_CASE("a run is bit-identical for the same seed and threads, and differs wit
         train_network(smoothed, s.train, s.val, {}, stop);
         CHECK(file_params(smoothed.out) != file_params(a.out));
     }
+    SUBCASE("mixup trains another network, the same one for the same seed") {
+        TrainSettings mixed = a, again = a;
+        mixed.out = s.dir.file("mixed.fer");
+        again.out = s.dir.file("again.fer");
+        mixed.mixup = again.mixup = 0.4f;
+        CHECK(mixed.fingerprint() != a.fingerprint());
+        train_network(mixed, s.train, s.val, {}, stop);
+        train_network(again, s.train, s.val, {}, stop);
+        CHECK(file_params(mixed.out) != file_params(a.out));
+        CHECK(file_params(mixed.out) == file_params(again.out));
+    }
 }
 
 TEST_CASE("an interrupted and resumed run ends exactly where an uninterrupted one does") {
@@ -120,6 +131,7 @@ TEST_CASE("an interrupted and resumed run ends exactly where an uninterrupted on
     TrainSettings whole = tiny_settings(s, s.dir.file("whole.fer"));
     whole.schedule.kind = "plateau";  // stateful schedule: its state must survive the checkpoint
     whole.schedule.patience = 0;
+    whole.mixup = 0.4f;  // drawn per step: a resumed run must draw the same blends
     TrainResult uninterrupted = train_network(whole, s.train, s.val, {}, never);
 
     TrainSettings parts = whole;
@@ -414,6 +426,9 @@ TEST_CASE("bad training settings fail before any work") {
     TrainSettings certain = t;
     certain.label_smoothing = 1.0f;
     CHECK_THROWS_WITH(train_network(certain, s.train, s.val, {}, stop), doctest::Contains("label smoothing"));
+    TrainSettings negative_mixup = t;
+    negative_mixup.mixup = -0.2f;
+    CHECK_THROWS_WITH(train_network(negative_mixup, s.train, s.val, {}, stop), doctest::Contains("mixup"));
 }
 
 TEST_CASE("a small network overfits a small batch to 100 %") {

@@ -82,6 +82,10 @@ int main(int argc, char** argv) {
                    "train on (1-e) * onehot + e/7 instead of the one-hot label (0 = off)")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 0.999));
+    app.add_option("--mixup", s.mixup,
+                   "mixup: blend each batch with a shuffle of itself, weights from Beta(ALPHA, ALPHA) (0 = off)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     app.add_option("--seed", s.seed, "random seed (same seed and threads: identical run)")->capture_default_str();
     app.add_option("--threads", s.threads, "threads (0 = all cores)")->capture_default_str();
     app.add_option("--dropout", s.dropout, "set every dropout layer's rate (e.g. to loosen it for a fine-tune)")

@@ -21,6 +21,11 @@ namespace fer {
 void make_batch(const Dataset& dataset, std::span<const std::size_t> indices, const InputSpec& spec,
                 const AugmentSettings* augment, std::uint64_t seed, int threads, Tensor& out, std::vector<int>& labels);
 
+// Mixup (Zhang et al. 2018): out_k = lambda * in_k + (1 - lambda) * in_partners[k]. in is (N,C,H,W),
+// partners holds N indices in [0,N); out is resized to match and must not be in. Throws
+// std::invalid_argument on a partner count != N or an index out of range.
+void mix_batch(const Tensor& in, std::span<const std::size_t> partners, float lambda, Tensor& out);
+
 // Horizontal mirror of each image (for test-time augmentation). in is (N,C,H,W); out is resized to
 // match. out may be in itself.
 void mirror_batch(const Tensor& in, Tensor& out);

@@ -39,6 +39,28 @@ public:
         float u2 = uniform();
         return std::sqrt(-2.0f * std::log(u1)) * std::cos(6.2831853071795864f * u2);
     }
+    // Gamma(shape, 1), shape > 0, by Marsaglia and Tsang's squeeze (2000); a shape below 1 through
+    // Gamma(shape + 1) * U^(1/shape).
+    float gamma(float shape) {
+        if (shape < 1.0f) {
+            const float u = 1.0f - uniform();  // (0, 1]
+            return gamma(shape + 1.0f) * std::pow(u, 1.0f / shape);
+        }
+        const float d = shape - 1.0f / 3.0f, c = 1.0f / std::sqrt(9.0f * d);
+        for (;;) {
+            const float x = normal();
+            float v = 1.0f + c * x;
+            if (v <= 0.0f) continue;
+            v = v * v * v;
+            const float u = 1.0f - uniform();
+            if (std::log(u) < 0.5f * x * x + d - d * v + d * std::log(v)) return d * v;
+        }
+    }
+    // Beta(a, b) as Gamma(a) / (Gamma(a) + Gamma(b)); 0.5 in the (underflowing) case of two zeros.
+    float beta(float a, float b) {
+        const float x = gamma(a), y = gamma(b);
+        return x + y > 0.0f ? x / (x + y) : 0.5f;
+    }
     std::uint64_t state() const { return state_; }
     void set_state(std::uint64_t s) { state_ = s; }
 

@@ -38,6 +38,11 @@ struct TrainSettings {
     bool augment_enabled = true;
     ClassWeighting class_weighting = ClassWeighting::none;
     float label_smoothing = 0.0f;  // e in [0,1): train on (1-e) * onehot + e/K (see loss.hpp); 0 = off
+    // Mixup (Zhang et al. 2018) with Beta(alpha, alpha); 0 = off. Each batch is blended with a shuffle
+    // of itself, lambda = max(l, 1 - l) for l drawn per step (from the seed and the step number, so a
+    // resumed run draws the same), and the loss is lambda * loss(labels) + (1 - lambda) * loss(the
+    // partners' labels). The training accuracy counts the dominant label.
+    float mixup = 0.0f;
     std::uint64_t seed = 1;
     int threads = 0;            // 0 = all cores
     // What "best" means for the saved model and early stopping: "accuracy" or "macro_f1" (validation macro
