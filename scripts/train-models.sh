@@ -63,18 +63,18 @@ case "$model" in
     # still fit no better than it generalised (train 62.8 %, val 62.5 %): dropout 0.1, 16 epochs
     flags=(--init data/models/training_stages/gap_stage2.fer --dropout 0.1 --epochs 16 --batch 128 --optimizer adam --lr 0.0003
            --schedule cosine --seed 1 --threads 2) ;;
-  gap_fresh)  # produced data/models/gap.fer: one fresh cosine cycle instead of stages 1-3's 106 epochs, dropout 0.1
-    # from the start (stages 1 and 2 underfit at 0.5 and 0.2), batch 64 for twice the updates per epoch, Adam as in the paper
+  gap_fresh)  # produced data/models/training_stages/gap_fresh.fer (the shipped gap.fer of 2026-12-02 until gap_nodrop):
+    # one fresh cosine cycle instead of stages 1-3's 106 epochs, dropout 0.1 from the start (stages 1 and 2 underfit at 0.5 and 0.2), batch 64 for twice the updates per epoch, Adam as in the paper
     flags=(--arch gap --dropout 0.1 --epochs 40 --batch 64 --optimizer adam --lr 0.001 --schedule cosine --warmup 1
            --seed 5 --threads 2) ;;
   gap_swa)  # from gap_fresh (the shipped gap.fer of 2026-12-02): weight averaging of 5 epochs of Adam at a constant lr 2e-4;
     # not shipped (best val 63.78 % against gap.fer's 63.89 %)
-    flags=(--init data/models/gap.fer --epochs 5 --batch 64 --optimizer adam --lr 0.0002 --schedule constant
+    flags=(--init data/models/training_stages/gap_fresh.fer --epochs 5 --batch 64 --optimizer adam --lr 0.0002 --schedule constant
            --average-from 1 --seed 6 --threads 2) ;;
-  gap_nodrop)  # from gap_fresh (the shipped gap.fer; train 65.3 % against val 63.9 %: it underfits): dropout 0.1 -> 0
+  gap_nodrop)  # produced data/models/gap.fer. From gap_fresh (train 65.3 % against val 63.9 %: it underfits): dropout 0.1 -> 0
     # and a short cosine cycle of Adam from lr 3e-4
-    flags=(--init data/models/gap.fer --dropout 0 --epochs 12 --batch 64 --optimizer adam --lr 0.0003 --schedule cosine
-           --seed 11 --threads 2) ;;
+    flags=(--init data/models/training_stages/gap_fresh.fer --dropout 0 --epochs 12 --batch 64 --optimizer adam --lr 0.0003
+           --schedule cosine --seed 11 --threads 2) ;;
   vgg_small)  # a third from-scratch net for the ensemble: VGG-style, 3x3 convolutions with BN, 4 stages, GAP
     flags=(--arch vgg_small --epochs 50 --batch 128 --optimizer sgd --lr 0.03 --momentum 0.9 --nesterov
            --weight-decay 0.0005 --schedule cosine --warmup 2 --seed 1 --threads 2) ;;
