@@ -157,12 +157,18 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     return c;
 }
 
+// order = 0..n-1 in a Fisher-Yates shuffle drawn from rng; the buffer is reused.
+void shuffle_indices(std::size_t n, Rng& rng, std::vector<std::size_t>& order) {
+    order.resize(n);
+    std::iota(order.begin(), order.end(), 0);
+    for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+}
+
 // The epoch's order: a Fisher-Yates shuffle from a stream that depends only on (seed, epoch).
 std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, int epoch) {
-    std::vector<std::size_t> order(n);
-    std::iota(order.begin(), order.end(), 0);
+    std::vector<std::size_t> order;
     Rng rng(mix64(seed ^ mix64(0x5348554646ull + std::uint64_t(epoch))));
-    for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+    shuffle_indices(n, rng, order);
     return order;
 }
 
@@ -434,9 +440,7 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
                 Rng rng(mix64(s.seed ^ mix64(0x4D495855ull + run.step)));
                 lambda = rng.beta(s.mixup, s.mixup);
                 lambda = std::max(lambda, 1.0f - lambda);
-                partners.resize(batch);
-                for (std::size_t k = 0; k < batch; ++k) partners[k] = k;
-                for (std::size_t k = batch - 1; k > 0; --k) std::swap(partners[k], partners[rng.below(k + 1)]);
+                shuffle_indices(batch, rng, partners);
                 partner_labels.resize(batch);
                 for (std::size_t k = 0; k < batch; ++k) partner_labels[k] = labels[partners[k]];
                 mix_batch(input, partners, lambda, mixed_input);

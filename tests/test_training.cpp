@@ -104,7 +104,7 @@ TEST_CASE("a run is bit-identical for the same seed and threads, and differs wit
     CHECK(file_params(a.out) == file_params(b.out));
     CHECK(file_params(a.out) != file_params(c.out));
 
-    SUBCASE("label smoothing trains another network, and a checkpoint without it does not resume it") {
+    SUBCASE("label smoothing trains another network under another fingerprint") {
         TrainSettings smoothed = a;
         smoothed.out = s.dir.file("smoothed.fer");
         smoothed.label_smoothing = 0.1f;
