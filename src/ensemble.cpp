@@ -61,4 +61,25 @@ EnsembleSpec default_ensemble(const std::string& folder) {
     return spec;
 }
 
+EnsembleSpec ensemble_from_arguments(const std::vector<std::string>& models, const std::vector<float>& weights,
+                                     const std::string& default_folder) {
+    const auto is_ensemble_file = [](const std::string& name) { return name.ends_with(".txt"); };
+    if (models.empty() || (models.size() == 1 && is_ensemble_file(models[0]))) {
+        if (!weights.empty())
+            throw std::invalid_argument("--weights needs --model files; an ensemble file sets its own weights");
+        return models.empty() ? default_ensemble(default_folder) : read_ensemble_file(models[0]);
+    }
+    for (const auto& name : models)
+        if (is_ensemble_file(name))
+            throw std::invalid_argument("--model " + name +
+                                        ": an ensemble file must be the only --model (its members are the ensemble)");
+    if (!weights.empty() && weights.size() != models.size())
+        throw std::invalid_argument(std::to_string(weights.size()) + " --weights for " + std::to_string(models.size()) +
+                                    " --model files: give one weight per model");
+    EnsembleSpec spec;
+    spec.model_paths = models;
+    spec.weights = weights;
+    return spec;
+}
+
 }  // namespace fer

@@ -77,3 +77,42 @@ TEST_CASE("a bad ensemble file is an error naming the file and line") {
     check("# nothing\ntta\n", path + ": the ensemble names no model");
     CHECK(error_of((dir.path / "absent.txt").string()).find("cannot open") != std::string::npos);
 }
+
+TEST_CASE("a tool's --model and --weights: default, one ensemble file, or model files with their weights") {
+    TempDir dir("ensemble_arguments");
+    write(dir.path / "a.fer", "x");
+    write(dir.path / "b.fer", "x");
+    write(dir.path / "pair.txt", "tta\n3 a.fer\n1 b.fer\n");
+    const std::string a = (dir.path / "a.fer").string(), b = (dir.path / "b.fer").string();
+    const std::string pair = (dir.path / "pair.txt").string();
+
+    const EnsembleSpec by_default = ensemble_from_arguments({}, {}, dir.path.string());
+    CHECK(by_default.model_paths == std::vector<std::string>{a, b});
+    CHECK(by_default.source == dir.path.string());
+
+    const EnsembleSpec from_file = ensemble_from_arguments({pair}, {}, "unused");
+    CHECK(from_file.model_paths == std::vector<std::string>{a, b});
+    CHECK(from_file.weights == std::vector<float>{3.0f, 1.0f});
+    CHECK(from_file.tta);
+    CHECK(from_file.source == pair);
+
+    const EnsembleSpec explicit_models = ensemble_from_arguments({b, a}, {1.0f, 2.0f}, "unused");
+    CHECK(explicit_models.model_paths == std::vector<std::string>{b, a});
+    CHECK(explicit_models.weights == std::vector<float>{1.0f, 2.0f});
+    CHECK_FALSE(explicit_models.tta);
+    CHECK(explicit_models.source.empty());
+
+    auto error = [](const std::vector<std::string>& models, const std::vector<float>& weights) -> std::string {
+        try {
+            ensemble_from_arguments(models, weights, "unused");
+        } catch (const std::invalid_argument& e) {
+            return e.what();
+        }
+        return "";
+    };
+    CHECK(error({pair, a}, {}).find("--model " + pair + ": an ensemble file must be the only --model") !=
+          std::string::npos);
+    CHECK(error({pair}, {1.0f}).find("an ensemble file sets its own weights") != std::string::npos);
+    CHECK(error({}, {1.0f}).find("--weights needs --model files") != std::string::npos);
+    CHECK(error({a, b}, {1.0f}).find("1 --weights for 2 --model files") != std::string::npos);
+}

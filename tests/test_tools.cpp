@@ -109,6 +109,17 @@ TEST_CASE("fer-train then fer-eval on a small generated dataset") {
     Run ensemble = run_tool("fer-eval", "--model " + dir.file("m.fer") + " --model " + dir.file("m.fer") +
                                             " --weights 1 3 --tta --data " + dir.file("data/test"));
     CHECK(ensemble.exit_code == 0);
+    // The same ensemble as a file: the same members, weights and mirroring, so the same report.
+    std::ofstream(dir.file("pair.txt")) << "tta\n1 m.fer\n3 m.fer\n";
+    Run from_file = run_tool("fer-eval", "--model " + dir.file("pair.txt") + " --data " + dir.file("data/test"));
+    INFO(from_file.output);
+    CHECK(from_file.exit_code == 0);
+    const auto accuracy_line = [](const std::string& output) {
+        const std::size_t at = output.find("accuracy");
+        return at == std::string::npos ? std::string() : output.substr(at, output.find('\n', at) - at);
+    };
+    CHECK_FALSE(accuracy_line(ensemble.output).empty());
+    CHECK(accuracy_line(from_file.output) == accuracy_line(ensemble.output));
 
     Run image =
         run_tool("fer-eval", "--model " + dir.file("m.fer") + " --image " + dir.file("data/test/sad/00000.png"));
@@ -139,6 +150,10 @@ TEST_CASE("bad input gives a one-line reason and a non-zero exit") {
         {"fer-eval", "--model " + dir.file("not-a-model.fer") + " --data " + dir.file("data"), "not a fer model file"},
         {"fer-eval", "--model " + dir.file("nothing.fer") + " --data " + dir.file("data"), "nothing.fer"},
         {"fer-eval", "--model " + dir.file("x.fer") + " --data " + dir.file("data") + " --plot a.png", ".svg"},
+        {"fer-eval",
+         "--model " + dir.file("x.fer") + " --model " + dir.file("y.fer") + " --weights 1 --data " + dir.file("data"),
+         "1 --weights for 2 --model files"},
+        {"fer-eval", "--model " + dir.file("absent.txt") + " --data " + dir.file("data"), "absent.txt: cannot open"},
     };
     for (const Case& c : cases) {
         Run run = run_tool(c.tool, c.arguments);

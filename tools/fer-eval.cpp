@@ -23,8 +23,8 @@ int main(int argc, char** argv) {
     fer::PredictOptions predict;
     bool strict = false;
     app.add_option("--model", model_paths,
-                   "model file; repeat for a soft-voting ensemble (default: data/models/ensemble.txt, else every "
-                   "data/models/*.fer)");
+                   "model file; repeat for a soft-voting ensemble, or one ensemble file NAME.txt (default: "
+                   "data/models/ensemble.txt, else every data/models/*.fer)");
     app.add_option("--weights", weights, "one weight per model for the ensemble average (default equal)");
     auto* data_option =
         app.add_option("--data", data, "a folder of class folders, a folder holding test/, or fer2013.csv");
@@ -49,16 +49,13 @@ int main(int argc, char** argv) {
         if (predict.precision == fer::Precision::bf16 && !fer::bf16_supported())
             std::fprintf(stderr, "fer-eval: this build or CPU has no AVX-512 BF16: evaluating in fp32\n");
         if (data.empty() && image_path.empty()) throw std::invalid_argument("give --data DIR or --image FILE");
-        if (model_paths.empty()) {
-            const fer::EnsembleSpec shipped = fer::default_ensemble("data/models");
-            model_paths = shipped.model_paths;
-            if (weights.empty()) weights = shipped.weights;
-            predict.tta = predict.tta || shipped.tta;
-            if (!model_paths.empty())
-                std::fprintf(stderr, "fer-eval: the default models: %s\n", shipped.source.c_str());
-        }
+        const fer::EnsembleSpec ensemble = fer::ensemble_from_arguments(model_paths, weights, "data/models");
+        model_paths = ensemble.model_paths;
+        weights = ensemble.weights;
+        predict.tta = predict.tta || ensemble.tta;
         if (model_paths.empty())
             throw std::invalid_argument("no model: pass --model FILE (there is no data/models/*.fer here)");
+        if (!ensemble.source.empty()) std::fprintf(stderr, "fer-eval: the models of %s\n", ensemble.source.c_str());
         if (!plot_path.empty() && !plot_path.ends_with(".svg"))
             throw std::invalid_argument("--plot " + plot_path + ": the heat map is written as SVG; use a .svg name");
         std::vector<fer::LoadedModel> models;

@@ -44,8 +44,8 @@ int main(int argc, char** argv) {
     app.add_flag("--loop", loop, "restart a video or image folder at its end (the default for the web page)");
     app.add_flag("--no-loop", no_loop, "stop at the end of a video or image folder (the default for --headless)");
     app.add_option("--model", model_paths,
-                   "model file; repeat for a soft-voting ensemble (default: data/models/ensemble.txt, else every "
-                   "data/models/*.fer)");
+                   "model file; repeat for a soft-voting ensemble, or one ensemble file NAME.txt (default: "
+                   "data/models/ensemble.txt, else every data/models/*.fer)");
     app.add_option("--music", music, "music folder, scanned recursively")->capture_default_str();
     app.add_option("--mood-map", mood_map_path, "emotion -> genres map")->capture_default_str();
     app.add_option("--cascade", cascade, "Haar face cascade (default: found in opencv-data or $FER_CASCADE)");
@@ -96,12 +96,10 @@ int main(int argc, char** argv) {
 
     try {
         if (loop && no_loop) throw std::invalid_argument("--loop and --no-loop contradict each other");
-        if (model_paths.empty()) {
-            const fer::EnsembleSpec shipped = fer::default_ensemble("data/models");
-            model_paths = shipped.model_paths;
-            decision.weights = shipped.weights;
-            decision.tta = shipped.tta;
-        }
+        const fer::EnsembleSpec ensemble = fer::ensemble_from_arguments(model_paths, {}, "data/models");
+        model_paths = ensemble.model_paths;
+        decision.weights = ensemble.weights;
+        decision.tta = decision.tta || ensemble.tta;
         if (model_paths.empty())
             throw std::invalid_argument("no model: pass --model FILE (there is no data/models/*.fer here)");
         if (decision.threads > 0) cv::setNumThreads(decision.threads);
