@@ -100,7 +100,8 @@ void Conv2D::forward(const Tensor& in, Tensor& out, const Context& ctx) {
     out.resize(output_shape_.with_batch(g.n));
     if (ctx.training) bf16_weights_version_ = 0;  // an optimizer step may follow: convert again next time
     if (runs_bf16(g, ctx)) return forward_bf16(g, in, out, ctx, nullptr);
-    conv2d_forward(g, in.data(), weight_, bias_, out.data(), ctx.threads, workspace_);
+    conv2d_forward(g, in.data(), weight_, bias_, out.data(), ctx.threads, workspace_, nullptr,
+                   ctx.training ? 0 : ctx.weights_version);
 }
 
 void Conv2D::forward_fused(const Tensor& in, Tensor& out, const Context& ctx, const ChannelEpilogue& epilogue) {
@@ -108,7 +109,8 @@ void Conv2D::forward_fused(const Tensor& in, Tensor& out, const Context& ctx, co
     const ConvGeometry g = geometry(in.shape().n);
     out.resize(output_shape_.with_batch(g.n));
     if (runs_bf16(g, ctx)) return forward_bf16(g, in, out, ctx, &epilogue);
-    conv2d_forward(g, in.data(), weight_, bias_, out.data(), ctx.threads, workspace_, &epilogue);
+    conv2d_forward(g, in.data(), weight_, bias_, out.data(), ctx.threads, workspace_, &epilogue,
+                   ctx.training ? 0 : ctx.weights_version);
 }
 
 void Conv2D::backward(const Tensor& in, const Tensor& /*out*/, const Tensor& dout, Tensor* din, const Context& ctx) {

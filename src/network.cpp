@@ -54,6 +54,7 @@ Network::Network(Sequence layers, InputSpec input, std::vector<std::string> clas
 void Network::init(std::uint64_t seed) {
     Rng rng(seed);
     layers_.init(rng);
+    ++params_version_;  // new weights: copies the layers converted or packed are stale
     zero_grads();
 }
 

@@ -102,6 +102,35 @@ TEST_CASE("network: the fused eval forward gives the same bits as the layers run
             }
 }
 
+TEST_CASE("network: an eval forward sees parameters changed through params() or init") {
+    // Layers keep regrouped copies of their weights between eval forwards (Context::weights_version);
+    // every way of changing the parameters must make them stale. Compared with networks that never ran.
+    for (const auto& name : fer::model_names())
+        for (int batch : {1, 3}) {
+            CAPTURE(name);
+            CAPTURE(batch);
+            const fer::Tensor input = fer::testing::random_tensor({batch, 1, 48, 48}, 21);
+            const fer::Context eval{false, 2, 0};
+            auto bits_of = [](const fer::Tensor& t) { return std::vector<float>(t.data(), t.data() + t.size()); };
+            fer::Network net = fer::build_model(name, 5);
+            const std::vector<float> first = bits_of(net.forward(input, eval));
+            CHECK(bits_of(net.forward(input, eval)) == first);
+
+            fer::Rng rng(3);
+            for (float& v : net.params()) v *= rng.uniform(0.5f, 1.5f);
+            fer::Network changed = fer::build_model(name, 5);
+            fer::Rng same(3);
+            for (float& v : changed.params()) v *= same.uniform(0.5f, 1.5f);
+            const std::vector<float> after_change = bits_of(net.forward(input, eval));
+            CHECK(after_change != first);
+            CHECK(after_change == bits_of(changed.forward(input, eval)));
+
+            net.init(11);
+            fer::Network reseeded = fer::build_model(name, 11);
+            CHECK(bits_of(net.forward(input, eval)) == bits_of(reseeded.forward(input, eval)));
+        }
+}
+
 TEST_CASE("network: backward after a fused eval forward is refused") {
     fer::Network net = small_network();
     net.init(3);

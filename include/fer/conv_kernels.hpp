@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "fer/channel_epilogue.hpp"
@@ -45,6 +46,15 @@ public:
     // The direct kernel's zero-padded copy of the input and its weights regrouped by output-channel block.
     float* padded_input(std::size_t floats);
     float* packed_weights(std::size_t floats);
+    // Whether packed_weights already holds the regrouped weight, packed at this non-zero weights_version
+    // (the caller's promise that weight has not changed since; 0 never matches).
+    bool holds_packed_weights(const float* weight, std::uint64_t weights_version) const {
+        return weights_version != 0 && packed_source_ == weight && packed_version_ == weights_version;
+    }
+    void set_packed_weights_source(const float* weight, std::uint64_t weights_version) {
+        packed_source_ = weight;
+        packed_version_ = weights_version;
+    }
 
     // The im2col matrix is built one tile of whole output rows at a time, at most about this many floats
     // (at least one row): a bound on the workspace. L2-sized tiles measured no faster, as Eigen blocks
@@ -61,6 +71,8 @@ private:
     std::vector<std::vector<float>> partials_;
     std::vector<float> flipped_weights_, padded_input_, packed_weights_;
     std::vector<int> tap_offsets_;
+    const float* packed_source_ = nullptr;
+    std::uint64_t packed_version_ = 0;
     std::size_t tile_floats_ = std::size_t(1) << 18;
     std::size_t group_columns_ = 1024;
 };
@@ -83,9 +95,11 @@ void conv2d_backward_weights_reference(const ConvGeometry& g, const float* in, c
 // ---- fast kernels (same contracts; bit-identical from run to run for a fixed thread count) ----
 
 // in is (N,C,H,W), weight is (OC,C,KH,KW), bias is (OC) or null, out is (N,OC,OH,OW): assigned, then
-// passed through epilogue when one is given.
+// passed through epilogue when one is given. A non-zero weights_version promises that weight is unchanged
+// since the last call with that version (Context::weights_version), so its regrouped copy may be reused.
 void conv2d_forward(const ConvGeometry& g, const float* in, const float* weight, const float* bias, float* out,
-                    int threads, ConvWorkspace& workspace, const ChannelEpilogue* epilogue = nullptr);
+                    int threads, ConvWorkspace& workspace, const ChannelEpilogue* epilogue = nullptr,
+                    std::uint64_t weights_version = 0);
 // dout is (N,OC,OH,OW), weight (OC,C,KH,KW) -> din (N,C,H,W): assigned.
 void conv2d_backward_input(const ConvGeometry& g, const float* dout, const float* weight, float* din, int threads,
                            ConvWorkspace& workspace);
