@@ -491,35 +491,45 @@ void flip_weights(const ConvGeometry& g, const float* weight, float* flipped) {
 
 // ---- direct convolution (stride 1) ----
 // With few output channels the im2col GEMM does only OC multiply-adds per column element it builds and
-// packs, so it is bound by memory traffic. The direct kernel instead keeps a block of kDirectBlock
+// packs, so it is bound by memory traffic. The direct kernel instead keeps a block of direct_block(V)
 // output channels x up to 3 vectors of output columns in registers and streams the zero-padded
 // input rows past them: one broadcast weight feeds up to 3 FMAs.
 
-// kDirectBlock channels x kDirectVectors vectors of accumulators, the vectors' inputs and a broadcast weight:
-// 8 x 3 + 3 + 1 = 28 of 32 registers, or 3 x 3 + 3 + 1 = 13 of 16 (4 x 3, all 16, measured slower).
-constexpr int kDirectBlock = kVectorRegisters >= 32 ? 8 : 3;
+// A register block is direct_block(V) output channels x V vectors of output columns (V = 1..kDirectVectors,
+// as the row needs): V x B accumulators, the V input vectors and a broadcast weight. With 32 registers B = 8
+// (8 x 3 + 3 + 1 = 28). With 16, 3 x 3 + 3 + 1 = 13 (4 x 3, all 16, measured slower); narrower rows take more
+// channels, so that there are still at least 8 independent sums to cover the FMA latency (2 per cycle, 4
+// cycles each): 6 x 2 + 2 + 1 = 15 and 12 x 1 + 1 + 1 = 14. 3 x 2 left five_layer's 32->64 5x5 layer on
+// 12x12 at 97 GFLOP/s, half the peak, at batch 1.
 constexpr int kDirectVectors = 3;
+constexpr int direct_block(int vectors) {
+    if (kVectorRegisters >= 32) return 8;
+    return vectors >= 3 ? 3 : vectors == 2 ? 6 : 12;
+}
 constexpr int kDirectWeightsMaxChannels = 32;
 
 // Where the direct kernel measured faster (docs/performance.md): stride 1, an output row at least one
 // vector wide, and up to 16 output channels, or up to 64 when the patch is large enough that building
-// and packing im2col columns dominates (with one input channel it is cheap and the GEMM wins).
+// and packing im2col columns dominates, or, with 16 registers, when there is one input channel (AVX2:
+// five_layer's 1 -> 32 5x5 layer 3.0 -> 2.3 ms at batch 64, 55 -> 40 us at batch 1, once the kernel's
+// stores were vector stores; not measured with AVX-512).
 bool use_direct(const ConvGeometry& g) {
     if (g.stride_h != 1 || g.stride_w != 1 || g.is_pointwise() || g.ow < kLanes) return false;
-    return g.oc <= 16 || (g.oc <= 64 && g.patch_size() >= 256);
+    const bool one_channel = g.c == 1 && kVectorRegisters < 32;
+    return g.oc <= 16 || (g.oc <= 64 && (g.patch_size() >= 256 || one_channel));
 }
 
 // Layout of the padded copy of one sample: (C, OH+KH-1, padded_w), where padded_w also covers the
 // last vector's overhang, so every load is in bounds; padding is zero.
 struct DirectLayout {
-    int vectors, padded_h, padded_w;
+    int vectors, block, padded_h, padded_w;  // block: output channels per register block, direct_block(vectors)
     std::size_t sample_floats(int c) const { return std::size_t(c) * padded_h * padded_w; }
 };
 
 DirectLayout direct_layout(const ConvGeometry& g) {
     const int vectors = std::min(kDirectVectors, (g.ow + kLanes - 1) / kLanes);
     const int chunk = vectors * kLanes, chunks = (g.ow + chunk - 1) / chunk;
-    return {vectors, g.oh + g.kh - 1, chunks * chunk + g.kw - 1};
+    return {vectors, direct_block(vectors), g.oh + g.kh - 1, chunks * chunk + g.kw - 1};
 }
 
 // in is one sample (C,H,W); padded is its (C, padded_h, padded_w) copy with the conv's leading pads.
@@ -535,26 +545,28 @@ void pad_sample(const ConvGeometry& g, const DirectLayout& layout, const float* 
         }
 }
 
-// weight is (OC,C,KH,KW); packed is (ceil(OC/B), C, KH, KW, B) for B = kDirectBlock: a block's weights for
-// one tap side by side, zero for channels past OC.
-void pack_direct_weights(const ConvGeometry& g, const float* weight, float* packed) {
-    const std::size_t taps = g.patch_size(), blocks = std::size_t(g.oc + kDirectBlock - 1) / kDirectBlock;
-    std::fill(packed, packed + blocks * taps * kDirectBlock, 0.0f);
+// weight is (OC,C,KH,KW); packed is (ceil(OC/B), C, KH, KW, B) for B = block: a block's weights for one tap
+// side by side, zero for channels past OC.
+void pack_direct_weights(const ConvGeometry& g, int block, const float* weight, float* packed) {
+    const std::size_t taps = g.patch_size(), blocks = std::size_t(g.oc + block - 1) / block;
+    std::fill(packed, packed + blocks * taps * block, 0.0f);
     for (int o = 0; o < g.oc; ++o)
         for (std::size_t t = 0; t < taps; ++t)
-            packed[((o / kDirectBlock) * taps + t) * kDirectBlock + o % kDirectBlock] = weight[o * taps + t];
+            packed[((o / block) * taps + t) * block + o % block] = weight[o * taps + t];
 }
 
-// One output row oy of output channels [block*B, block*B+B) for one sample (B = kDirectBlock): out is (OC,OH,OW).
+// One output row oy of output channels [block*B, block*B+B) for one sample (B = direct_block(kVectors)): out is
+// (OC,OH,OW).
 // kKernel is the kernel's width (and height, when square) fixed at compile time, or 0: with the tap loops
 // unrolled a 3x3 layer ran 1.5x faster (docs/performance.md).
 template <int kVectors, int kKernel>
 void direct_row(const ConvGeometry& g, const DirectLayout& layout, const float* padded, const float* packed_block,
                 const float* bias, int block, int oy, float* out, const ChannelEpilogue* epilogue) {
-    const int o_begin = block * kDirectBlock, o_count = std::min(kDirectBlock, g.oc - o_begin);
+    constexpr int kBlock = direct_block(kVectors);
+    const int o_begin = block * kBlock, o_count = std::min(kBlock, g.oc - o_begin);
     for (int x0 = 0; x0 < g.ow; x0 += kVectors * kLanes) {
-        Lanes acc[kDirectBlock][kVectors];
-        for (int o = 0; o < kDirectBlock; ++o)
+        Lanes acc[kBlock][kVectors];
+        for (int o = 0; o < kBlock; ++o)
             for (int v = 0; v < kVectors; ++v) acc[o][v] = broadcast(bias && o < o_count ? bias[o_begin + o] : 0.0f);
         const float* taps = packed_block;
         const int kh = kKernel && g.kh == kKernel ? kKernel : g.kh, kw = kKernel ? kKernel : g.kw;
@@ -563,12 +575,12 @@ void direct_row(const ConvGeometry& g, const DirectLayout& layout, const float* 
             for (int ki = 0; ki < kh; ++ki) {
                 const float* row = padded + (std::size_t(c) * layout.padded_h + oy + ki) * layout.padded_w + x0;
 #pragma GCC unroll 8
-                for (int kj = 0; kj < kw; ++kj, taps += kDirectBlock) {
+                for (int kj = 0; kj < kw; ++kj, taps += kBlock) {
                     Lanes x[kVectors];
 #pragma GCC unroll 4
                     for (int v = 0; v < kVectors; ++v) std::memcpy(&x[v], row + kj + v * kLanes, sizeof(Lanes));
-#pragma GCC unroll 8
-                    for (int o = 0; o < kDirectBlock; ++o) {
+#pragma GCC unroll 12
+                    for (int o = 0; o < kBlock; ++o) {
                         const Lanes w = broadcast(taps[o]);
 #pragma GCC unroll 4
                         for (int v = 0; v < kVectors; ++v) acc[o][v] += w * x[v];
@@ -580,7 +592,15 @@ void direct_row(const ConvGeometry& g, const DirectLayout& layout, const float* 
             for (int v = 0; v < kVectors; ++v) {
                 const int valid = std::min(kLanes, g.ow - x0 - v * kLanes);
                 if (valid <= 0) break;
-                std::memcpy(dst + v * kLanes, &acc[o][v], std::size_t(valid) * sizeof(float));
+                // A copy of constant size is one vector store; with a run-time size GCC emitted rep movs,
+                // whose start-up cost was half the time of the 1 -> 32 5x5 layer at batch 1.
+                if (valid == kLanes) {
+                    std::memcpy(dst + v * kLanes, &acc[o][v], sizeof(Lanes));
+                } else {
+                    alignas(sizeof(Lanes)) float lanes[kLanes];
+                    std::memcpy(lanes, &acc[o][v], sizeof(Lanes));
+                    for (int i = 0; i < valid; ++i) dst[v * kLanes + i] = lanes[i];
+                }
             }
         }
     }
@@ -620,12 +640,12 @@ void direct_forward(const ConvGeometry& g, const float* in, const float* weight,
                     int threads, ConvWorkspace& workspace, const ChannelEpilogue* epilogue,
                     std::uint64_t weights_version) {
     const DirectLayout layout = direct_layout(g);
-    const int blocks = (g.oc + kDirectBlock - 1) / kDirectBlock;
+    const int blocks = (g.oc + layout.block - 1) / layout.block;
     float* padded = workspace.padded_input(std::size_t(g.n) * layout.sample_floats(g.c));
-    float* packed = workspace.packed_weights(std::size_t(blocks) * g.patch_size() * kDirectBlock);
+    float* packed = workspace.packed_weights(std::size_t(blocks) * g.patch_size() * layout.block);
     // Packing is a tenth of a batch-1 convolution (five_layer's 32->64 5x5 on 12x12: 19 of 170 us).
     if (!workspace.holds_packed_weights(weight, weights_version)) {
-        pack_direct_weights(g, weight, packed);
+        pack_direct_weights(g, layout.block, weight, packed);
         workspace.set_packed_weights_source(weight, weights_version);
     }
     // Items are (sample, block, output row): one writer per output element, any static split is race-free.
@@ -642,7 +662,7 @@ void direct_forward(const ConvGeometry& g, const float* in, const float* weight,
         for (int item = 0; item < items; ++item) {
             const int n = item / (blocks * g.oh), block = item / g.oh % blocks, oy = item % g.oh;
             const float* sample = padded + std::size_t(n) * layout.sample_floats(g.c);
-            const float* packed_block = packed + std::size_t(block) * g.patch_size() * kDirectBlock;
+            const float* packed_block = packed + std::size_t(block) * g.patch_size() * layout.block;
             float* sample_out = out + std::size_t(n) * g.output_size();
             row_kernel(g, layout, sample, packed_block, bias, block, oy, sample_out, epilogue);
         }

@@ -67,6 +67,15 @@ void Dense::init(Rng& rng) {
 // in is (N,F), W is (U,F), out is (N,U) = in * W^T + b. Threads split the units: W is the big
 // operand (the batch is small), so each thread streams only its own rows of it.
 void Dense::forward(const Tensor& in, Tensor& out, const Context& ctx) {
+    forward_with(in, out, ctx, nullptr);
+}
+
+void Dense::forward_fused(const Tensor& in, Tensor& out, const Context& ctx, const ChannelEpilogue& epilogue) {
+    forward_with(in, out, ctx, &epilogue);
+}
+
+// in is (N,F), weight (U,F): out (N,U) = in * weight^T + bias, threads split the units.
+void Dense::forward_with(const Tensor& in, Tensor& out, const Context& ctx, const ChannelEpilogue* epilogue) {
     check_same_shape(in.shape().with_batch(0), input_shape_, "dense input");
     const int batch = in.shape().n;
     out.resize({batch, units_, 1, 1});
@@ -80,6 +89,11 @@ void Dense::forward(const Tensor& in, Tensor& out, const Context& ctx) {
         auto y_block = y.middleCols(begin, count);
         y_block.noalias() = x * weight.middleRows(begin, count).transpose();
         if (has_bias_) y_block.rowwise() += ConstRowVectorMap(bias_ + begin, count);
+        if (epilogue)
+            for (int n = 0; n < batch; ++n) {
+                float* row = out.data() + std::size_t(n) * units_ + begin;
+                epilogue->apply_across(begin, row, row, std::size_t(count));
+            }
     }
 }
 

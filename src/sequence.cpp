@@ -5,6 +5,7 @@
 #include "fer/activations.hpp"
 #include "fer/batch_norm.hpp"
 #include "fer/conv2d.hpp"
+#include "fer/dense.hpp"
 
 namespace fer {
 
@@ -72,7 +73,8 @@ const Tensor& Sequence::forward(const Tensor& in, const Context& ctx, std::size_
 
 std::size_t Sequence::forward_fused(std::size_t i, const Tensor& in, const Context& ctx) {
     auto* conv = dynamic_cast<Conv2D*>(layers_[i].get());
-    if (!conv) return 0;
+    auto* dense = dynamic_cast<Dense*>(layers_[i].get());
+    if (!conv && !dense) return 0;
     std::size_t next = i + 1;
     ChannelEpilogue epilogue;
     if (next < ran_)
@@ -89,7 +91,10 @@ std::size_t Sequence::forward_fused(std::size_t i, const Tensor& in, const Conte
         ++next;
     }
     if (next == i + 1) return 0;
-    conv->forward_fused(in, activations_[next - 1], ctx, epilogue);
+    if (conv)
+        conv->forward_fused(in, activations_[next - 1], ctx, epilogue);
+    else
+        dense->forward_fused(in, activations_[next - 1], ctx, epilogue);
     return next - i;
 }
 

@@ -111,6 +111,10 @@ const std::vector<ConvCase> tiled_cases = {
     {1, 5, 3, 3, 7, 3, 3, 1, 1, Padding::same},
     {1, 67, 4, 4, 29, 3, 3, 1, 1, Padding::same},
     {1, 256, 3, 3, 7, 3, 3, 1, 1, Padding::same},
+    // direct kernel: one input channel with more than 16 output channels; one-vector rows (8 wide) with
+    // more output channels than a register block holds on targets with 16 registers (12)
+    {1, 1, 20, 21, 34, 5, 5, 1, 1, Padding::same},
+    {2, 3, 8, 8, 14, 3, 3, 1, 1, Padding::same},
 };
 
 }  // namespace

@@ -75,9 +75,9 @@ TEST_CASE("network: zoo models give (N,7,1,1) probabilities that match softmax(l
 }
 
 TEST_CASE("network: the fused eval forward gives the same bits as the layers run one by one") {
-    // Every zoo model (conv + BN, conv + BN + ReLU, and the residual blocks' nested sequences), at batch 1
-    // (the small-batch kernels) and 3, on 1 and 2 threads; the BatchNorm statistics are made non-trivial
-    // so that a wrong or missing scale and shift shows.
+    // Every zoo model (conv + BN, conv + BN + ReLU, five_layer's dense + BN + ReLU, and the residual blocks'
+    // nested sequences), at batch 1 (the small-batch kernels) and 3, on 1 and 2 threads; the BatchNorm
+    // statistics are made non-trivial so that a wrong or missing scale and shift shows.
     for (const auto& name : fer::model_names())
         for (int batch : {1, 3})
             for (int threads : {1, 2}) {

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "fer/channel_epilogue.hpp"
 #include "fer/layer.hpp"
 
 namespace fer {
@@ -24,6 +25,10 @@ public:
     void init(Rng& rng) override;
 
     void forward(const Tensor& in, Tensor& out, const Context& ctx) override;
+    // An inference forward with the following BatchNorm and/or ReLU applied to each thread's block of
+    // outputs as soon as it is computed (Sequence fuses them in eval mode); the same bits as running those
+    // layers after forward.
+    void forward_fused(const Tensor& in, Tensor& out, const Context& ctx, const ChannelEpilogue& epilogue);
     void backward(const Tensor& in, const Tensor& out, const Tensor& dout, Tensor* din, const Context& ctx) override;
     std::uint64_t macs() const override { return std::uint64_t(units_) * std::uint64_t(features_); }
 
@@ -31,6 +36,8 @@ public:
     bool has_bias() const { return has_bias_; }
 
 private:
+    void forward_with(const Tensor& in, Tensor& out, const Context& ctx, const ChannelEpilogue* epilogue);
+
     int units_;
     bool has_bias_;
     int features_ = 0;
@@ -46,6 +53,10 @@ public:
     std::string kind() const override { return "flatten"; }
     Shape setup(const Shape& in) override;
     void forward(const Tensor& in, Tensor& out, const Context& ctx) override;
+    // An inference forward with the following BatchNorm and/or ReLU applied to each thread's block of
+    // outputs as soon as it is computed (Sequence fuses them in eval mode); the same bits as running those
+    // layers after forward.
+    void forward_fused(const Tensor& in, Tensor& out, const Context& ctx, const ChannelEpilogue& epilogue);
     void backward(const Tensor& in, const Tensor& out, const Tensor& dout, Tensor* din, const Context& ctx) override;
 };
 

@@ -34,7 +34,7 @@ public:
 
     // Runs all layers; returns the last activation (in itself when empty). With stop_before = k,
     // runs only the first size()-k layers (used to get logits before a final softmax). In eval mode a
-    // Conv2D followed by a BatchNorm, a ReLU or both runs as one fused layer (Conv2D::forward_fused): the
+    // Conv2D or Dense followed by a BatchNorm, a ReLU or both runs as one fused layer (forward_fused): the
     // same bits, one pass over memory fewer per fused layer; the fused layers' own activations are then
     // not written, and backward refuses to run.
     const Tensor& forward(const Tensor& in, const Context& ctx, std::size_t stop_before = 0);
@@ -45,7 +45,7 @@ public:
 
 private:
     // Eval forward of layer i fused with the BatchNorm and/or ReLU after it: returns how many layers it
-    // ran (0 when layer i is no Conv2D with such a follower), writing the last one's activation.
+    // ran (0 when layer i is no Conv2D or Dense with such a follower), writing the last one's activation.
     std::size_t forward_fused(std::size_t i, const Tensor& in, const Context& ctx);
 
     std::vector<LayerPtr> layers_;
