@@ -308,8 +308,11 @@ std::string TrainSettings::fingerprint() const {
       << (dropout ? " dropout=" + std::to_string(*dropout) : "")
       << (average_from ? " average_from=" + std::to_string(average_from) : "")
       << (label_smoothing > 0.0f ? " label_smoothing=" + config_text::number(label_smoothing) : "")
-      << (mixup > 0.0f ? " mixup=" + config_text::number(mixup) : "") << "\ninput scale=" << input.scale
-      << " mean=" << input.mean << " std=" << input.std << "\n";
+      << (mixup > 0.0f ? " mixup=" + config_text::number(mixup) : "")
+      << (teacher_probabilities.empty()
+              ? ""
+              : " teacher=" + teacher_id + " teacher_weight=" + config_text::number(teacher_weight))
+      << "\ninput scale=" << input.scale << " mean=" << input.mean << " std=" << input.std << "\n";
     return f.str();
 }
 
@@ -337,6 +340,17 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
         throw std::invalid_argument("label smoothing must be in [0, 1), got " + config_text::number(s.label_smoothing));
     if (!(s.mixup >= 0.0f && std::isfinite(s.mixup)))
         throw std::invalid_argument("mixup alpha must be >= 0 (0: off), got " + config_text::number(s.mixup));
+    if (!s.teacher_probabilities.empty()) {
+        if (s.teacher_probabilities.size() != train.size() * train.classes.size())
+            throw std::invalid_argument("the teacher gives " + std::to_string(s.teacher_probabilities.size()) +
+                                        " probabilities for " + std::to_string(train.size()) + " training images of " +
+                                        std::to_string(train.classes.size()) + " classes");
+        if (!(s.teacher_weight >= 0.0f && s.teacher_weight <= 1.0f))
+            throw std::invalid_argument("the teacher's weight must be in [0, 1], got " +
+                                        config_text::number(s.teacher_weight));
+        if (s.label_smoothing > 0.0f || s.mixup > 0.0f)
+            throw std::invalid_argument("distillation from a teacher does not combine with label smoothing or mixup");
+    }
     if (s.batch < 2) throw std::invalid_argument("batch must be at least 2 (batch normalisation needs two samples)");
     if (train.size() < 2) throw std::invalid_argument("the training set needs at least two images");
     if (val.size() == 0) throw std::invalid_argument("the validation set is empty");
@@ -422,6 +436,8 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
     if (run.best_epoch > 0) result.best_val_accuracy = run.history.at(std::size_t(run.best_epoch - 1)).val_accuracy;
     Tensor input, dlogits, mixed_input, partner_dlogits;
     std::vector<int> labels, partner_labels;
+    std::vector<float> batch_teacher;
+    const std::size_t classes = train.classes.size();
     std::vector<std::size_t> partners;
     auto last_checkpoint = Clock::now();
 
@@ -448,7 +464,16 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
             const Tensor& net_input = s.mixup > 0.0f ? mixed_input : input;
             net->zero_grads();
             const Tensor& logits = net->forward_logits(net_input, ctx);
-            LossResult loss = softmax_cross_entropy(logits, labels, weights, &dlogits, s.label_smoothing);
+            LossResult loss;
+            if (s.teacher_probabilities.empty()) {
+                loss = softmax_cross_entropy(logits, labels, weights, &dlogits, s.label_smoothing);
+            } else {
+                batch_teacher.resize(batch * classes);
+                for (std::size_t k = 0; k < batch; ++k)
+                    std::copy_n(s.teacher_probabilities.begin() + std::ptrdiff_t(indices[k] * classes), classes,
+                                batch_teacher.begin() + std::ptrdiff_t(k * classes));
+                loss = distillation_cross_entropy(logits, labels, batch_teacher, s.teacher_weight, weights, &dlogits);
+            }
             if (s.mixup > 0.0f) {
                 // The loss is linear in the target, so the blend of the two losses is the loss of the blend.
                 const LossResult partner_loss =

@@ -153,6 +153,70 @@ TEST_CASE("softmax_cross_entropy: invalid input throws") {
     CHECK_THROWS_AS(fer::softmax_cross_entropy(spatial, hand_labels, {}, &dlogits), std::invalid_argument);
 }
 
+TEST_CASE("distillation_cross_entropy: hand-computed, the plain loss at weight 0, and its gradient") {
+    Tensor logits = hand_logits();  // softmax (1/8, 2/8, 5/8) and (3/5, 1/5, 1/5), labels 2 and 1
+    const std::vector<float> teacher = {0.0f, 0.5f, 0.5f, 1.0f, 0.0f, 0.0f};
+    SUBCASE("weight 0.5: targets (0, 1/4, 3/4) and (1/2, 1/2, 0)") {
+        Tensor dlogits;
+        const fer::LossResult result =
+            fer::distillation_cross_entropy(logits, hand_labels, teacher, 0.5f, {}, &dlogits);
+        const double sample0 = -(0.25 * std::log(2.0 / 8.0) + 0.75 * std::log(5.0 / 8.0));
+        const double sample1 = -(0.5 * std::log(3.0 / 5.0) + 0.5 * std::log(1.0 / 5.0));
+        CHECK(result.loss == doctest::Approx((sample0 + sample1) / 2.0).epsilon(1e-6));
+        CHECK(result.correct == 1);  // sample 0's arg-max is its label; sample 1's is class 0
+        const double expected[6] = {(1.0 / 8.0) / 2,       (2.0 / 8.0 - 0.25) / 2, (5.0 / 8.0 - 0.75) / 2,
+                                    (3.0 / 5.0 - 0.5) / 2, (1.0 / 5.0 - 0.5) / 2,  (1.0 / 5.0) / 2};
+        for (int i = 0; i < 6; ++i) CHECK(dlogits[i] == doctest::Approx(expected[i]).epsilon(1e-6));
+    }
+    SUBCASE("weight 0 gives the plain loss") {
+        Tensor plain_grad, distilled_grad;
+        const std::vector<float> weights = {1.0f, 3.0f, 0.5f};
+        const double plain = fer::softmax_cross_entropy(logits, hand_labels, weights, &plain_grad).loss;
+        const double distilled =
+            fer::distillation_cross_entropy(logits, hand_labels, teacher, 0.0f, weights, &distilled_grad).loss;
+        CHECK(distilled == doctest::Approx(plain).epsilon(1e-12));
+        for (std::size_t i = 0; i < plain_grad.size(); ++i)
+            CHECK(distilled_grad[i] == doctest::Approx(plain_grad[i]).epsilon(1e-6));
+    }
+    SUBCASE("gradient matches central differences, class weights included") {
+        const int batch = 3, classes = 7;
+        Tensor wide(Shape{batch, classes, 1, 1});
+        for (std::size_t i = 0; i < wide.size(); ++i) wide[i] = float(std::cos(0.9 * double(i) + 0.2)) * 2.0f;
+        const std::vector<int> labels = {1, 5, 0};
+        const std::vector<float> weights = {1.5f, 4.0f, 0.7f, 0.3f, 1.0f, 2.0f, 0.9f};
+        std::vector<float> soft(std::size_t(batch * classes));
+        for (int i = 0; i < batch; ++i) {
+            double sum = 0.0;
+            for (int k = 0; k < classes; ++k) sum += soft[std::size_t(i * classes + k)] = float(1 + (i * 3 + k) % 5);
+            for (int k = 0; k < classes; ++k) soft[std::size_t(i * classes + k)] /= float(sum);
+        }
+        Tensor dlogits;
+        fer::distillation_cross_entropy(wide, labels, soft, 0.7f, weights, &dlogits);
+        const float eps = 1e-2f;
+        for (std::size_t i = 0; i < wide.size(); ++i) {
+            const float saved = wide[i];
+            wide[i] = saved + eps;
+            const double plus = fer::distillation_cross_entropy(wide, labels, soft, 0.7f, weights, nullptr).loss;
+            wide[i] = saved - eps;
+            const double minus = fer::distillation_cross_entropy(wide, labels, soft, 0.7f, weights, nullptr).loss;
+            wide[i] = saved;
+            CHECK(dlogits[i] == doctest::Approx((plus - minus) / (2.0 * eps)).epsilon(1e-3).scale(1e-3));
+        }
+    }
+    SUBCASE("a teacher of the wrong size or a weight outside [0, 1] throws") {
+        Tensor dlogits;
+        const std::vector<float> short_teacher = {0.5f, 0.5f, 0.0f};
+        CHECK_THROWS_WITH_AS(fer::distillation_cross_entropy(logits, hand_labels, short_teacher, 0.5f, {}, &dlogits),
+                             doctest::Contains("3 teacher probabilities for 2 samples of 3 classes"),
+                             std::invalid_argument);
+        CHECK_THROWS_WITH_AS(fer::distillation_cross_entropy(logits, hand_labels, teacher, 1.5f, {}, &dlogits),
+                             doctest::Contains("weight must be in [0, 1]"), std::invalid_argument);
+        const std::vector<int> out_of_range = {2, 3};
+        CHECK_THROWS_WITH_AS(fer::distillation_cross_entropy(logits, out_of_range, teacher, 0.5f, {}, &dlogits),
+                             doctest::Contains("sample 1 has label 3"), std::invalid_argument);
+    }
+}
+
 TEST_CASE("class weights from counts") {
     const std::vector<std::size_t> counts = {10, 5, 0, 20};
     SUBCASE("inverse frequency: n_max / n_j") {

@@ -147,6 +147,9 @@ TEST_CASE("bad input gives a one-line reason and a non-zero exit") {
         {"fer-train", "--data " + dir.file("data") + " --out " + dir.file("no/folder/m.fer"), "does not exist"},
         {"fer-train", "--data " + dir.file("data") + " --class-weights heavy --out " + dir.file("m.fer"), "heavy"},
         {"fer-train", "--data " + dir.file("data") + " --optimizer rmsprop --out " + dir.file("m.fer"), "rmsprop"},
+        {"fer-train", "--data " + dir.file("data") + " --teacher " + dir.file("not-a-model.fer") + " --out " +
+                          dir.file("m.fer"),
+         "not-a-model.fer:1: the header is not 'source,label,angry,"},
         {"fer-eval", "--model " + dir.file("not-a-model.fer") + " --data " + dir.file("data"), "not a fer model file"},
         {"fer-eval", "--model " + dir.file("nothing.fer") + " --data " + dir.file("data"), "nothing.fer"},
         {"fer-eval", "--model " + dir.file("x.fer") + " --data " + dir.file("data") + " --plot a.png", ".svg"},

@@ -429,6 +429,55 @@ TEST_CASE("bad training settings fail before any work") {
     TrainSettings negative_mixup = t;
     negative_mixup.mixup = -0.2f;
     CHECK_THROWS_WITH(train_network(negative_mixup, s.train, s.val, {}, stop), doctest::Contains("mixup"));
+    TrainSettings short_teacher = t;
+    short_teacher.teacher_probabilities.assign(7, 1.0f / 7.0f);
+    const std::string short_message = "the teacher gives 7 probabilities for " + std::to_string(s.train.size());
+    CHECK_THROWS_WITH(train_network(short_teacher, s.train, s.val, {}, stop), doctest::Contains(short_message.c_str()));
+    TrainSettings teacher_and_mixup = t;
+    teacher_and_mixup.teacher_probabilities.assign(s.train.size() * 7, 1.0f / 7.0f);
+    teacher_and_mixup.mixup = 0.2f;
+    CHECK_THROWS_WITH(train_network(teacher_and_mixup, s.train, s.val, {}, stop),
+                      doctest::Contains("does not combine with label smoothing or mixup"));
+    TrainSettings heavy_teacher = teacher_and_mixup;
+    heavy_teacher.mixup = 0.0f;
+    heavy_teacher.teacher_weight = 1.5f;
+    CHECK_THROWS_WITH(train_network(heavy_teacher, s.train, s.val, {}, stop), doctest::Contains("teacher's weight"));
+}
+
+TEST_CASE("distillation trains toward the teacher's probabilities, not only the labels") {
+    // A teacher that puts all its weight on the class three further on: at teacher_weight 1 the network must
+    // learn the shifted classes, which a loss that ignored the teacher could not do. (The synthetic classes
+    // are ordered stripe frequencies, so a shift by one would leave neighbours confusable with the labels.)
+    SyntheticSplits s = make_splits(40);
+    std::atomic<bool> stop{false};
+    TrainSettings t = tiny_settings(s, s.dir.file("distilled.fer"));
+    t.epochs = 8;
+    t.schedule.learning_rate = 0.003f;
+    t.augment_enabled = false;
+    const std::size_t classes = s.train.classes.size();
+    auto shifted = [&](int label) { return (label + 3) % int(classes); };
+    t.teacher_probabilities.assign(s.train.size() * classes, 0.0f);
+    for (std::size_t i = 0; i < s.train.size(); ++i)
+        t.teacher_probabilities[i * classes + std::size_t(shifted(s.train.labels[i]))] = 1.0f;
+    t.teacher_weight = 1.0f;
+    t.teacher_id = "shifted";
+    t.select = "last";
+    train_network(t, s.train, s.val, {}, stop);
+
+    LoadedModel model = load_model(t.out);
+    Network* nets[] = {&model.network};
+    const std::vector<float> probabilities = predict_probabilities(nets, {}, s.val, {});
+    std::size_t as_teacher = 0, as_label = 0;
+    for (std::size_t i = 0; i < s.val.size(); ++i) {
+        const float* row = probabilities.data() + i * classes;
+        const int predicted = int(std::max_element(row, row + classes) - row);
+        as_teacher += predicted == shifted(s.val.labels[i]);
+        as_label += predicted == s.val.labels[i];
+    }
+    MESSAGE("predicted the teacher's class for " << as_teacher << ", the label for " << as_label << " of "
+                                                 << s.val.size() << " validation images");
+    CHECK(double(as_teacher) / double(s.val.size()) > 0.3);  // chance is 1/7
+    CHECK(as_teacher > 2 * as_label);
 }
 
 TEST_CASE("a small network overfits a small batch to 100 %") {

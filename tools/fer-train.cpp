@@ -6,9 +6,11 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <utility>
 
 #include "fer/dataset.hpp"
 #include "fer/model_zoo.hpp"
+#include "fer/teacher.hpp"
 #include "fer/trainer.hpp"
 
 namespace {
@@ -86,6 +88,14 @@ int main(int argc, char** argv) {
                    "mixup: blend each batch with a shuffle of itself, weights from Beta(ALPHA, ALPHA) (0 = off)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
+    std::string teacher;
+    app.add_option("--teacher", teacher,
+                   "distillation: a CSV of a teacher's class probabilities on the training images, as fer-eval "
+                   "--probabilities writes it (e.g. an ensemble's, --split Training)");
+    app.add_option("--teacher-weight", s.teacher_weight,
+                   "distillation: train on (1-A) * onehot + A * the teacher's probabilities")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 1.0));
     app.add_option("--seed", s.seed, "random seed (same seed and threads: identical run)")->capture_default_str();
     app.add_option("--threads", s.threads, "threads (0 = all cores)")->capture_default_str();
     app.add_option("--dropout", s.dropout, "set every dropout layer's rate (e.g. to loosen it for a fine-tune)")
@@ -132,6 +142,12 @@ int main(int argc, char** argv) {
             throw std::invalid_argument("the validation data is the training data (" + data +
                                         "); give --val DIR, or a --data folder holding train/ and val/");
         if (limit > 0) train = fer::random_subset(train, limit, s.seed);
+        if (!teacher.empty()) {
+            fer::TeacherProbabilities probabilities = fer::load_teacher_probabilities(teacher, train);
+            s.teacher_probabilities = std::move(probabilities.rows);
+            s.teacher_id = "crc" + std::to_string(probabilities.crc);
+            std::fprintf(stderr, "teacher: %s (weight %g)\n", teacher.c_str(), double(s.teacher_weight));
+        }
         std::fprintf(stderr, "training images %zu, validation images %zu\n", train.size(), validation.size());
 
         fer::TrainObserver observer;

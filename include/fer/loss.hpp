@@ -31,6 +31,17 @@ struct LossResult {
 LossResult softmax_cross_entropy(const Tensor& logits, std::span<const int> labels,
                                  std::span<const float> class_weights, Tensor* dlogits, float label_smoothing = 0.0f);
 
+// Knowledge distillation (Hinton, Vinyals and Dean 2015, at temperature 1): the same loss and gradient
+// with the target of sample i q_i = (1-a) * onehot(y_i) + a * t_i, where t_i is row i of teacher (N rows
+// of K class probabilities, e.g. an ensemble's on the same images) and a = teacher_weight in [0,1]:
+//   loss = (1/N) * sum_i w[y_i] * sum_k -q_ik * log softmax(logits_i)[k],
+//   dloss/dlogits_i = w[y_i] * (softmax_i * sum_k q_ik - q_i) / N   (ASSIGNED when dlogits is not null),
+// which is softmax_i - q_i for rows summing to 1. The correct count is against the labels. Throws
+// std::invalid_argument as softmax_cross_entropy does, and for a teacher of other than N*K values or a
+// weight outside [0,1].
+LossResult distillation_cross_entropy(const Tensor& logits, std::span<const int> labels, std::span<const float> teacher,
+                                      float teacher_weight, std::span<const float> class_weights, Tensor* dlogits);
+
 // Class weights from per-class sample counts. A class with no samples gets weight 0 (it never
 // appears as a label, so its weight is never used) and causes no division by zero.
 // n_max / n_j: the largest class gets 1.

@@ -43,6 +43,14 @@ struct TrainSettings {
     // resumed run draws the same), and the loss is lambda * loss(labels) + (1 - lambda) * loss(the
     // partners' labels). The training accuracy counts the dominant label.
     float mixup = 0.0f;
+    // Knowledge distillation (loss.hpp: distillation_cross_entropy): teacher_probabilities holds a row of
+    // class probabilities per training image, in the training set's order (teacher.hpp reads them), and
+    // image i's target is (1 - teacher_weight) * onehot(label) + teacher_weight * row i; the augmented and
+    // mirrored copies of an image keep its row. Empty = off. teacher_id names the teacher in the
+    // fingerprint (fer-train: the file's CRC). Not combined with label smoothing or mixup.
+    std::vector<float> teacher_probabilities;
+    float teacher_weight = 0.5f;
+    std::string teacher_id;
     std::uint64_t seed = 1;
     int threads = 0;            // 0 = all cores
     // What "best" means for the saved model and early stopping: "accuracy" or "macro_f1" (validation macro
