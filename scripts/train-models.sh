@@ -10,12 +10,22 @@
 # loss weights, choosing the epoch by validation macro-F1: the paper's remedy for the rare disgust class.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-models="five_layer five_layer_stage2 five_layer_stage3 five_layer_stage4 five_layer_swa five_layer_fresh five_layer_fresh_swa five_layer_smooth_swa five_layer_mixup_swa five_layer_swa2 gap gap_stage2 gap_stage3 gap_fresh gap_swa gap_nodrop gap_nodrop_swa gap_fresh_nodrop gap_fresh_nodrop_swa vgg_small five_layer_weighted gap_weighted"
+models="five_layer five_layer_stage2 five_layer_stage3 five_layer_stage4 five_layer_swa five_layer_fresh five_layer_fresh_swa five_layer_smooth_swa five_layer_mixup_swa five_layer_swa2 five_layer_distill gap gap_stage2 gap_stage3 gap_fresh gap_swa gap_nodrop gap_nodrop_swa gap_fresh_nodrop gap_fresh_nodrop_swa gap_distill vgg_small five_layer_weighted gap_weighted"
 model=${1:?usage: scripts/train-models.sh MODEL [fer-train flags...], MODEL one of: $models}
 shift
 bin=${FER_BUILD_DIR:-build}
 data=${FER_DATA:-../shared/data/fer2013}
 runs=${FER_RUNS:-/var/tmp/fer-runs}/$model
+# The distilled models' teacher: an ensemble's mirrored probabilities on the training images, made once.
+teacher_models=data/models/training_stages/teacher_2026-12-03.txt
+teacher=${FER_RUNS:-/var/tmp/fer-runs}/teacher/teacher_2026-12-03.train.tta.csv
+make_teacher() {
+  [ -f "$teacher" ] && return
+  mkdir -p "$(dirname "$teacher")"
+  "$bin/fer-eval" --model "$teacher_models" --data "$data" --split Training --tta --probabilities "$teacher.tmp" \
+    --threads 2 >/dev/null
+  mv "$teacher.tmp" "$teacher"
+}
 case "$model" in
   five_layer)  # the paper's optimiser: SGD, lr 0.01, batch 256 (produced data/models/training_stages/five_layer_stage1.fer)
     flags=(--arch five_layer --epochs 60 --batch 256 --optimizer sgd --lr 0.01 --momentum 0.9 --nesterov
@@ -58,6 +68,12 @@ case "$model" in
     # points spread wider around the basin
     flags=(--init data/models/five_layer.fer --dropout 0.1 --epochs 30 --batch 256 --optimizer sgd --lr 0.005
            --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule constant --average-from 1 --seed 15 --threads 2) ;;
+  five_layer_distill)  # knowledge distillation: five_layer_swa's weight averaging from the shipped five_layer.fer,
+    # trained towards 0.3 x the label + 0.7 x the teacher ensemble's probabilities (teacher_2026-12-03.txt, 70.35 % on test)
+    make_teacher
+    flags=(--init data/models/five_layer.fer --teacher "$teacher" --teacher-weight 0.7 --dropout 0.1 --epochs 24 --batch 256
+           --optimizer sgd --lr 0.003 --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule constant --average-from 1
+           --seed 16 --threads 2) ;;
   gap)  # Arriaga et al.'s training: Adam, batch 128 (produced data/models/training_stages/gap_stage1.fer)
     flags=(--arch gap --epochs 50 --batch 128 --optimizer adam --lr 0.001 --schedule cosine --seed 1 --threads 2) ;;
   gap_stage2)  # produced data/models/training_stages/gap_stage2.fer. Stage 1 underfit (train accuracy 54 % under dropout 0.5 x 4
@@ -93,6 +109,11 @@ case "$model" in
   gap_fresh_nodrop_swa)  # gap_nodrop_swa's weight averaging (8 epochs of Adam at a constant 1e-4) on gap_fresh_nodrop
     flags=(--init data/models/training_stages/gap_fresh_nodrop.fer --dropout 0 --epochs 8 --batch 64 --optimizer adam --lr 0.0001
            --schedule constant --average-from 1 --seed 14 --threads 2) ;;
+  gap_distill)  # knowledge distillation: gap_nodrop_swa's weight averaging from the shipped gap.fer, trained towards
+    # 0.3 x the label + 0.7 x the teacher ensemble's probabilities (as five_layer_distill)
+    make_teacher
+    flags=(--init data/models/gap.fer --teacher "$teacher" --teacher-weight 0.7 --dropout 0 --epochs 10 --batch 64
+           --optimizer adam --lr 0.0001 --schedule constant --average-from 1 --seed 17 --threads 2) ;;
   vgg_small)  # a third from-scratch net for the ensemble: VGG-style, 3x3 convolutions with BN, 4 stages, GAP
     flags=(--arch vgg_small --epochs 50 --batch 128 --optimizer sgd --lr 0.03 --momentum 0.9 --nesterov
            --weight-decay 0.0005 --schedule cosine --warmup 2 --seed 1 --threads 2) ;;
