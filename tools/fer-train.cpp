@@ -89,13 +89,15 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
     std::string teacher;
-    app.add_option("--teacher", teacher,
-                   "distillation: a CSV of a teacher's class probabilities on the training images, as fer-eval "
-                   "--probabilities writes it (e.g. an ensemble's, --split Training)");
+    auto* teacher_option =
+        app.add_option("--teacher", teacher,
+                       "distillation: a CSV of a teacher's class probabilities on the training images, as fer-eval "
+                       "--probabilities writes it (e.g. an ensemble's, --split Training)");
     app.add_option("--teacher-weight", s.teacher_weight,
                    "distillation: train on (1-A) * onehot + A * the teacher's probabilities")
         ->capture_default_str()
-        ->check(CLI::Range(0.0, 1.0));
+        ->check(CLI::Range(0.0, 1.0))
+        ->needs(teacher_option);
     app.add_option("--seed", s.seed, "random seed (same seed and threads: identical run)")->capture_default_str();
     app.add_option("--threads", s.threads, "threads (0 = all cores)")->capture_default_str();
     app.add_option("--dropout", s.dropout, "set every dropout layer's rate (e.g. to loosen it for a fine-tune)")
