@@ -41,7 +41,8 @@ case "$model" in
   five_layer_stage4)  # from stage 3 (val 63.83 %, train 69 %): dropout 0.1 -> 0, another short cycle; not shipped
     flags=(--init data/models/training_stages/five_layer_stage3.fer --dropout 0 --epochs 12 --batch 256 --optimizer sgd
            --lr 0.002 --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule cosine --seed 4 --threads 2) ;;
-  five_layer_swa)  # produced data/models/five_layer.fer. From stage 3: weight averaging (SWA) of 24 epochs of the
+  five_layer_swa)  # produced data/models/training_stages/five_layer_swa.fer (the shipped five_layer.fer of 2026-12-02 to
+    # 2026-12-03, then data/models/five_layer.fer). From stage 3: weight averaging (SWA) of 24 epochs of the
     # paper's optimiser at a constant lr 0.003, the epoch (of the running average) chosen on validation
     flags=(--init data/models/training_stages/five_layer_stage3.fer --dropout 0.1 --epochs 24 --batch 256 --optimizer sgd --lr 0.003
            --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule constant --average-from 1 --seed 5 --threads 2) ;;
@@ -63,13 +64,13 @@ case "$model" in
     flags=(--init data/models/training_stages/five_layer_stage3.fer --dropout 0.1 --mixup 0.2 --epochs 24 --batch 256
            --optimizer sgd --lr 0.003 --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule constant --average-from 1
            --seed 10 --threads 2) ;;
-  five_layer_swa2)  # a second round of weight averaging from the shipped five_layer.fer (itself the mean of 22 epochs
-    # at lr 0.003, still rising when its run ended): 30 epochs at a higher constant lr 0.005, so the averaged
-    # points spread wider around the basin
-    flags=(--init data/models/five_layer.fer --dropout 0.1 --epochs 30 --batch 256 --optimizer sgd --lr 0.005
+  five_layer_swa2)  # produced data/models/five_layer.fer. A second round of weight averaging from five_layer_swa (itself
+    # the mean of 22 epochs at lr 0.003, still rising when its run ended): 30 epochs at a higher constant lr 0.005, so
+    # the averaged points spread wider around the basin
+    flags=(--init data/models/training_stages/five_layer_swa.fer --dropout 0.1 --epochs 30 --batch 256 --optimizer sgd --lr 0.005
            --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule constant --average-from 1 --seed 15 --threads 2) ;;
-  five_layer_distill)  # knowledge distillation: five_layer_swa's weight averaging from the shipped five_layer.fer,
-    # trained towards 0.3 x the label + 0.7 x the teacher ensemble's probabilities (teacher_2026-12-03.txt, 70.35 % on test)
+  five_layer_distill)  # knowledge distillation: five_layer_swa's weight averaging from the shipped five_layer.fer
+    # (five_layer_swa2's output), trained towards 0.3 x the label + 0.7 x the teacher ensemble's probabilities (teacher_2026-12-03.txt, 70.35 % on test)
     make_teacher
     flags=(--init data/models/five_layer.fer --teacher "$teacher" --teacher-weight 0.7 --dropout 0.1 --epochs 24 --batch 256
            --optimizer sgd --lr 0.003 --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule constant --average-from 1
