@@ -64,8 +64,6 @@ void Dense::init(Rng& rng) {
     if (has_bias_) std::fill(bias_, bias_ + units_, 0.0f);
 }
 
-// in is (N,F), W is (U,F), out is (N,U) = in * W^T + b. Threads split the units: W is the big
-// operand (the batch is small), so each thread streams only its own rows of it.
 void Dense::forward(const Tensor& in, Tensor& out, const Context& ctx) {
     forward_with(in, out, ctx, nullptr);
 }
@@ -74,7 +72,8 @@ void Dense::forward_fused(const Tensor& in, Tensor& out, const Context& ctx, con
     forward_with(in, out, ctx, &epilogue);
 }
 
-// in is (N,F), weight (U,F): out (N,U) = in * weight^T + bias, threads split the units.
+// in is (N,F), W is (U,F), out is (N,U) = in * W^T + b, then the epilogue when given. Threads split the
+// units: W is the big operand (the batch is small), so each thread streams only its own rows of it.
 void Dense::forward_with(const Tensor& in, Tensor& out, const Context& ctx, const ChannelEpilogue* epilogue) {
     check_same_shape(in.shape().with_batch(0), input_shape_, "dense input");
     const int batch = in.shape().n;

@@ -2,11 +2,11 @@
 
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <unordered_map>
 
+#include "fer/atomic_file.hpp"
 #include "fer/checksum.hpp"
 
 namespace fer {
@@ -51,11 +51,7 @@ std::string teacher_key(const std::string& source) {
 }
 
 TeacherProbabilities load_teacher_probabilities(const std::string& csv_path, const Dataset& data) {
-    std::ifstream file(csv_path, std::ios::binary);
-    if (!file) throw std::runtime_error(csv_path + ": cannot open the teacher's probabilities");
-    std::stringstream buffer;
-    buffer << file.rdbuf();
-    const std::string bytes = buffer.str();
+    const std::string bytes = read_file(csv_path);
     TeacherProbabilities teacher;
     teacher.crc = crc32({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
 

@@ -22,10 +22,7 @@ struct ChannelEpilogue {
             for (std::size_t i = 0; i < count; ++i) out[i] = in[i] * channel_scale + channel_shift;
             in = out;
         }
-        if (relu) {
-#pragma omp simd
-            for (std::size_t i = 0; i < count; ++i) out[i] = in[i] < 0.0f ? 0.0f : in[i];
-        }
+        if (relu) apply_relu(in, out, count);
     }
 
     // The same for one value of each of the channels [first_channel, first_channel + count), as in a
@@ -39,10 +36,13 @@ struct ChannelEpilogue {
             for (std::size_t i = 0; i < count; ++i) out[i] = in[i] * channel_scale[i] + channel_shift[i];
             in = out;
         }
-        if (relu) {
+        if (relu) apply_relu(in, out, count);
+    }
+
+private:
+    static void apply_relu(const float* in, float* out, std::size_t count) {
 #pragma omp simd
-            for (std::size_t i = 0; i < count; ++i) out[i] = in[i] < 0.0f ? 0.0f : in[i];
-        }
+        for (std::size_t i = 0; i < count; ++i) out[i] = in[i] < 0.0f ? 0.0f : in[i];
     }
 };
 

@@ -53,10 +53,6 @@ public:
     std::string kind() const override { return "flatten"; }
     Shape setup(const Shape& in) override;
     void forward(const Tensor& in, Tensor& out, const Context& ctx) override;
-    // An inference forward with the following BatchNorm and/or ReLU applied to each thread's block of
-    // outputs as soon as it is computed (Sequence fuses them in eval mode); the same bits as running those
-    // layers after forward.
-    void forward_fused(const Tensor& in, Tensor& out, const Context& ctx, const ChannelEpilogue& epilogue);
     void backward(const Tensor& in, const Tensor& out, const Tensor& dout, Tensor* din, const Context& ctx) override;
 };
 
