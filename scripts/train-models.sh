@@ -10,7 +10,7 @@
 # loss weights, choosing the epoch by validation macro-F1: the paper's remedy for the rare disgust class.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-models="five_layer five_layer_stage2 five_layer_stage3 five_layer_stage4 five_layer_swa five_layer_fresh five_layer_fresh_swa five_layer_smooth_swa five_layer_mixup_swa five_layer_swa2 five_layer_distill gap gap_stage2 gap_stage3 gap_fresh gap_swa gap_nodrop gap_nodrop_swa gap_fresh_nodrop gap_fresh_nodrop_swa gap_swa2 gap_swa3 vgg_small five_layer_weighted gap_weighted"
+models="five_layer five_layer_stage2 five_layer_stage3 five_layer_stage4 five_layer_swa five_layer_fresh five_layer_fresh_swa five_layer_smooth_swa five_layer_mixup_swa five_layer_swa2 five_layer_distill gap gap_stage2 gap_stage3 gap_fresh gap_swa gap_nodrop gap_nodrop_swa gap_fresh_nodrop gap_fresh_nodrop_swa gap_swa2 gap_swa3 five_layer_bn gap_bn vgg_small five_layer_weighted gap_weighted"
 model=${1:?usage: scripts/train-models.sh MODEL [fer-train flags...], MODEL one of: $models}
 shift
 bin=${FER_BUILD_DIR:-build}
@@ -119,6 +119,13 @@ case "$model" in
     # 20 more epochs of Adam at the same constant lr 3e-4, averaged from the first
     flags=(--init "${FER_RUNS:-/var/tmp/fer-runs}/gap_swa2/gap_swa2.fer" --dropout 0 --epochs 20 --batch 64 --optimizer adam
            --lr 0.0003 --schedule constant --average-from 1 --seed 19 --threads 2) ;;
+  five_layer_bn)  # no training: five_layer_swa2's output with its batch-norm statistics recomputed over the training
+    # images unwarped (mirrored at random), what inference sees (fer-train --calibrate-bn)
+    flags=(--calibrate-bn --init "${FER_RUNS:-/var/tmp/fer-runs}/five_layer_swa2/five_layer_swa2.fer" --batch 256 --seed 1
+           --threads 2) ;;
+  gap_bn)  # the same calibration for gap_nodrop_swa's output
+    flags=(--calibrate-bn --init "${FER_RUNS:-/var/tmp/fer-runs}/gap_nodrop_swa/gap_nodrop_swa.fer" --batch 256 --seed 1
+           --threads 2) ;;
   vgg_small)  # a third from-scratch net for the ensemble: VGG-style, 3x3 convolutions with BN, 4 stages, GAP
     flags=(--arch vgg_small --epochs 50 --batch 128 --optimizer sgd --lr 0.03 --momentum 0.9 --nesterov
            --weight-decay 0.0005 --schedule cosine --warmup 2 --seed 1 --threads 2) ;;

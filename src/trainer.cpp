@@ -278,6 +278,16 @@ void recompute_batch_norm_statistics(Network& net, const Dataset& data, std::spa
     std::copy(counting.state().begin(), counting.state().end(), net.state().begin());
 }
 
+void calibrate_batch_norm(Network& net, const Dataset& data, std::size_t batch, std::uint64_t seed, int threads) {
+    AugmentSettings mirror_only;
+    mirror_only.zoom = 0.0f;
+    mirror_only.rotation_degrees = 0.0f;
+    mirror_only.shift = 0.0f;
+    std::vector<std::size_t> order(data.size());
+    std::iota(order.begin(), order.end(), std::size_t(0));
+    recompute_batch_norm_statistics(net, data, order, batch, &mirror_only, seed, threads);
+}
+
 std::string TrainSettings::fingerprint() const {
     std::ostringstream f;
     f.precision(9);

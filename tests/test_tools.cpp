@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "fer/atomic_file.hpp"
+#include "fer/model_file.hpp"
 #include "fer/model_zoo.hpp"
 #include "fer/synthetic_data.hpp"
 #include "temp_dir.hpp"
@@ -95,6 +97,21 @@ TEST_CASE("fer-train then fer-eval on a small generated dataset") {
     CHECK(std::filesystem::exists(dir.file("m.metrics.csv")));
     CHECK(std::filesystem::exists(dir.file("m.curves.svg")));
 
+    // Batch-norm calibration: the same parameters, new statistics, the accuracies reported.
+    Run calibrate = run_tool("fer-train", "--calibrate-bn --init " + dir.file("m.fer") + " --data " + dir.file("data") +
+                                              " --batch 8 --threads 2 --out " + dir.file("calibrated.fer"));
+    INFO(calibrate.output);
+    REQUIRE(calibrate.exit_code == 0);
+    CHECK(calibrate.output.find("validation accuracy before: ") != std::string::npos);
+    CHECK(calibrate.output.find("validation accuracy after: ") != std::string::npos);
+    {
+        const LoadedModel trained = load_model(dir.file("m.fer"));
+        const LoadedModel calibrated = load_model(dir.file("calibrated.fer"));
+        CHECK(std::ranges::equal(calibrated.network.params(), trained.network.params()));
+        CHECK_FALSE(std::ranges::equal(calibrated.network.state(), trained.network.state()));
+        CHECK(calibrated.metadata.created_by == "fer-train --calibrate-bn");
+    }
+
     Run eval = run_tool("fer-eval", "--model " + dir.file("m.fer") + " --data " + dir.file("data") +
                                         " --split test --json " + dir.file("r.json") + " --plot " + dir.file("c.svg"));
     INFO(eval.output);
@@ -147,9 +164,13 @@ TEST_CASE("bad input gives a one-line reason and a non-zero exit") {
         {"fer-train", "--data " + dir.file("data") + " --out " + dir.file("no/folder/m.fer"), "does not exist"},
         {"fer-train", "--data " + dir.file("data") + " --class-weights heavy --out " + dir.file("m.fer"), "heavy"},
         {"fer-train", "--data " + dir.file("data") + " --optimizer rmsprop --out " + dir.file("m.fer"), "rmsprop"},
-        {"fer-train", "--data " + dir.file("data") + " --teacher " + dir.file("not-a-model.fer") + " --out " +
-                          dir.file("m.fer"),
+        {"fer-train",
+         "--data " + dir.file("data") + " --teacher " + dir.file("not-a-model.fer") + " --out " + dir.file("m.fer"),
          "not-a-model.fer:1: the header is not 'source,label,angry,"},
+        {"fer-train",
+         "--calibrate-bn --init " + dir.file("not-a-model.fer") + " --data " + dir.file("data") + " --out " +
+             dir.file("m.fer"),
+         "not a fer model file"},
         {"fer-eval", "--model " + dir.file("not-a-model.fer") + " --data " + dir.file("data"), "not a fer model file"},
         {"fer-eval", "--model " + dir.file("nothing.fer") + " --data " + dir.file("data"), "nothing.fer"},
         {"fer-eval", "--model " + dir.file("x.fer") + " --data " + dir.file("data") + " --plot a.png", ".svg"},

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <numeric>
 #include <string>
 
 #include "fer/atomic_file.hpp"
@@ -320,6 +321,32 @@ TEST_CASE("recompute_batch_norm_statistics leaves the plain mean of the batch st
     CHECK_THROWS_AS(
         recompute_batch_norm_statistics(net, s.train, std::span<const std::size_t>(order).first(3), 4, nullptr, 0, 1),
         std::invalid_argument);
+}
+
+TEST_CASE("calibrate_batch_norm takes the statistics of unwarped, randomly mirrored images in data order") {
+    SyntheticSplits s = make_splits(8);
+    const auto fresh = [] { return build_network("gap", 3, InputSpec{}, fer2013_classes()); };
+    std::vector<std::size_t> order(s.train.size());
+    std::iota(order.begin(), order.end(), std::size_t(0));
+    AugmentSettings mirror_only;
+    mirror_only.zoom = mirror_only.rotation_degrees = mirror_only.shift = 0.0f;
+
+    Network net = fresh();
+    const std::vector<float> params_before(net.params().begin(), net.params().end());
+    calibrate_batch_norm(net, s.train, 8, 21, 2);
+    Network expected = fresh();
+    recompute_batch_norm_statistics(expected, s.train, order, 8, &mirror_only, 21, 2);
+    CHECK(std::ranges::equal(net.state(), expected.state()));
+    CHECK(std::vector<float>(net.params().begin(), net.params().end()) == params_before);
+
+    // The training warps give other statistics, and so does another mirroring draw.
+    Network warped = fresh();
+    const AugmentSettings training_warps;
+    recompute_batch_norm_statistics(warped, s.train, order, 8, &training_warps, 21, 2);
+    CHECK_FALSE(std::ranges::equal(warped.state(), net.state()));
+    Network other_seed = fresh();
+    calibrate_batch_norm(other_seed, s.train, 8, 22, 2);
+    CHECK_FALSE(std::ranges::equal(other_seed.state(), net.state()));
 }
 
 TEST_CASE("weight averaging saves the mean of the averaged epochs' parameters, and resumes exactly") {

@@ -9,6 +9,8 @@
 #include <utility>
 
 #include "fer/dataset.hpp"
+#include "fer/evaluate.hpp"
+#include "fer/model_file.hpp"
 #include "fer/model_zoo.hpp"
 #include "fer/teacher.hpp"
 #include "fer/trainer.hpp"
@@ -34,6 +36,36 @@ std::string format_duration(double seconds) {
     return buf;
 }
 
+// Validation accuracy without and with test-time mirroring, as "64.89 % (mirrored 65.39 %)".
+std::string validation_accuracies(fer::Network& net, const fer::Dataset& validation, int threads) {
+    fer::Network* members[] = {&net};
+    char text[64];
+    double accuracy[2];
+    for (int mirrored = 0; mirrored < 2; ++mirrored) {
+        const std::vector<float> probabilities =
+            fer::predict_probabilities(members, {}, validation, fer::PredictOptions{threads, 256, mirrored == 1});
+        accuracy[mirrored] = 100 * fer::evaluate_probabilities(probabilities, validation).matrix.accuracy();
+    }
+    std::snprintf(text, sizeof text, "%.2f %% (mirrored %.2f %%)", accuracy[0], accuracy[1]);
+    return text;
+}
+
+void calibrate_model(const fer::TrainSettings& s, const fer::Dataset& train, const fer::Dataset& validation) {
+    fer::LoadedModel model = fer::load_model(s.init_from);
+    if (model.network.class_names() != train.classes)
+        throw std::runtime_error(s.init_from + ": the model's classes differ from the training data's");
+    std::fprintf(stderr, "validation accuracy before: %s\n",
+                 validation_accuracies(model.network, validation, s.threads).c_str());
+    fer::calibrate_batch_norm(model.network, train, std::size_t(s.batch), s.seed, s.threads);
+    std::fprintf(stderr, "validation accuracy after:  %s\n",
+                 validation_accuracies(model.network, validation, s.threads).c_str());
+    model.metadata.created_by = "fer-train --calibrate-bn";
+    model.metadata.extra["batch_norm_calibrated_from"] = s.init_from;
+    model.metadata.extra["batch_norm_calibration_images"] = std::to_string(train.size());
+    fer::save_model(s.out, model.network, model.metadata);
+    std::fprintf(stderr, "saved to %s\n", s.out.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -42,7 +74,7 @@ int main(int argc, char** argv) {
     fer::TrainSettings s;
     std::string data, val, split = "Training", val_split = "PublicTest", resume;
     std::string class_weights = "none";
-    bool no_augment = false, no_mirror = false, strict = false, quiet = false;
+    bool no_augment = false, no_mirror = false, strict = false, quiet = false, calibrate_only = false;
     std::size_t limit = 0;
 
     std::string known_models;
@@ -120,6 +152,10 @@ int main(int argc, char** argv) {
     app.add_option("--limit", limit, "train on a random subset of this many images (0 = all)");
     app.add_flag("--strict", strict, "an unreadable image is an error instead of being skipped");
     app.add_flag("--quiet", quiet, "no progress bar");
+    app.add_flag("--calibrate-bn", calibrate_only,
+                 "no training: recompute the --init model's batch-norm statistics over the training images, "
+                 "unwarped and mirrored at random, and write it to --out")
+        ->needs("--init");
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -151,6 +187,10 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "teacher: %s (weight %g)\n", teacher.c_str(), double(s.teacher_weight));
         }
         std::fprintf(stderr, "training images %zu, validation images %zu\n", train.size(), validation.size());
+        if (calibrate_only) {
+            calibrate_model(s, train, validation);
+            return 0;
+        }
 
         fer::TrainObserver observer;
         observer.message = [](const std::string& text) { std::fprintf(stderr, "%s\n", text.c_str()); };

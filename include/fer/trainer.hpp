@@ -134,6 +134,14 @@ void recompute_batch_norm_statistics(Network& net, const Dataset& data, std::spa
                                      std::size_t batch, const AugmentSettings* augment, std::uint64_t augment_seed,
                                      int threads);
 
+// Batch-norm calibration for inference: every batch-norm layer's running statistics become the plain mean
+// of its batch statistics over all of data (in its order, `batch` images at a time, whole batches only),
+// each image unwarped and mirrored with probability 1/2 (from seed), in train mode. The statistics a
+// network trains with come from warped images, whose interpolation and edge-replicated borders are not
+// what inference sees; mirroring stays because test-time mirroring feeds mirrored faces. Parameters are
+// unchanged.
+void calibrate_batch_norm(Network& net, const Dataset& data, std::size_t batch, std::uint64_t seed, int threads);
+
 // Paths of the files written beside a model: "<dir>/<stem>.metrics.csv" and "<dir>/<stem>.curves.svg".
 std::string metrics_log_path(const std::string& model_path);
 std::string curves_plot_path(const std::string& model_path);
