@@ -10,7 +10,7 @@
 # loss weights, choosing the epoch by validation macro-F1: the paper's remedy for the rare disgust class.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-models="five_layer five_layer_stage2 five_layer_stage3 five_layer_stage4 five_layer_swa five_layer_fresh five_layer_fresh_swa five_layer_smooth_swa five_layer_mixup_swa five_layer_swa2 five_layer_distill gap gap_stage2 gap_stage3 gap_fresh gap_swa gap_nodrop gap_nodrop_swa gap_fresh_nodrop gap_fresh_nodrop_swa gap_swa2 gap_swa3 five_layer_bn gap_bn vgg_small five_layer_weighted gap_weighted"
+models="five_layer five_layer_stage2 five_layer_stage3 five_layer_stage4 five_layer_swa five_layer_fresh five_layer_fresh_swa five_layer_smooth_swa five_layer_mixup_swa five_layer_swa2 five_layer_distill gap gap_stage2 gap_stage3 gap_fresh gap_swa gap_nodrop gap_nodrop_swa gap_fresh_nodrop gap_fresh_nodrop_swa gap_swa2 gap_swa3 five_layer_bn gap_bn gap_swa3_bn vgg_small five_layer_weighted gap_weighted"
 model=${1:?usage: scripts/train-models.sh MODEL [fer-train flags...], MODEL one of: $models}
 shift
 bin=${FER_BUILD_DIR:-build}
@@ -64,7 +64,7 @@ case "$model" in
     flags=(--init data/models/training_stages/five_layer_stage3.fer --dropout 0.1 --mixup 0.2 --epochs 24 --batch 256
            --optimizer sgd --lr 0.003 --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule constant --average-from 1
            --seed 10 --threads 2) ;;
-  five_layer_swa2)  # produced data/models/five_layer.fer. A second round of weight averaging from five_layer_swa (itself
+  five_layer_swa2)  # produced data/models/training_stages/five_layer_swa2.fer (the shipped five_layer.fer until its calibration, five_layer_bn). A second round of weight averaging from five_layer_swa (itself
     # the mean of 22 epochs at lr 0.003, still rising when its run ended): 30 epochs at a higher constant lr 0.005, so
     # the averaged points spread wider around the basin
     flags=(--init data/models/training_stages/five_layer_swa.fer --dropout 0.1 --epochs 30 --batch 256 --optimizer sgd --lr 0.005
@@ -72,7 +72,7 @@ case "$model" in
   five_layer_distill)  # knowledge distillation: five_layer_swa's weight averaging from the shipped five_layer.fer
     # (five_layer_swa2's output), not shipped (val 64.42 %, below five_layer.fer's 64.59 %), trained towards 0.3 x the label + 0.7 x the teacher ensemble's probabilities (teacher_2026-12-03.txt, 70.35 % on test)
     make_teacher
-    flags=(--init data/models/five_layer.fer --teacher "$teacher" --teacher-weight 0.7 --dropout 0.1 --epochs 24 --batch 256
+    flags=(--init data/models/training_stages/five_layer_swa2.fer --teacher "$teacher" --teacher-weight 0.7 --dropout 0.1 --epochs 24 --batch 256
            --optimizer sgd --lr 0.003 --momentum 0.9 --nesterov --weight-decay 0.0001 --schedule constant --average-from 1
            --seed 16 --threads 2) ;;
   gap)  # Arriaga et al.'s training: Adam, batch 128 (produced data/models/training_stages/gap_stage1.fer)
@@ -97,7 +97,7 @@ case "$model" in
     # and a short cosine cycle of Adam from lr 3e-4
     flags=(--init data/models/training_stages/gap_fresh.fer --dropout 0 --epochs 12 --batch 64 --optimizer adam --lr 0.0003
            --schedule cosine --seed 11 --threads 2) ;;
-  gap_nodrop_swa)  # produced data/models/gap.fer. From gap_nodrop's output (train 70 %, val 64.5 %):
+  gap_nodrop_swa)  # produced data/models/training_stages/gap_nodrop_swa.fer (the shipped gap.fer until 2026-12-03 evening). From gap_nodrop's output (train 70 %, val 64.5 %):
     # weight averaging of 8 epochs of Adam at a constant lr 1e-4, still without dropout
     flags=(--init data/models/training_stages/gap_nodrop.fer --dropout 0 --epochs 8 --batch 64 --optimizer adam --lr 0.0001 --schedule constant
            --average-from 1 --seed 12 --threads 2) ;;
@@ -110,22 +110,24 @@ case "$model" in
   gap_fresh_nodrop_swa)  # gap_nodrop_swa's weight averaging (8 epochs of Adam at a constant 1e-4) on gap_fresh_nodrop
     flags=(--init data/models/training_stages/gap_fresh_nodrop.fer --dropout 0 --epochs 8 --batch 64 --optimizer adam --lr 0.0001
            --schedule constant --average-from 1 --seed 14 --threads 2) ;;
-  gap_swa2)  # five_layer_swa2's second round of weight averaging at a higher constant rate, for gap: from the shipped
-    # gap.fer (gap_nodrop_swa, averaged at lr 1e-4), 10 epochs of Adam at lr 3e-4, still without dropout; not shipped
-    # (val 64.81 %, mirrored 65.62 %, against gap.fer's 64.89 % and 65.39 %)
-    flags=(--init data/models/gap.fer --dropout 0 --epochs 10 --batch 64 --optimizer adam --lr 0.0003 --schedule constant
+  gap_swa2)  # five_layer_swa2's second round of weight averaging at a higher constant rate, for gap: from gap_nodrop_swa
+    # (averaged at lr 1e-4), 10 epochs of Adam at lr 3e-4, still without dropout; not shipped by itself (val 64.81 %,
+    # mirrored 65.62 %, against gap_nodrop_swa's 64.89 % and 65.39 %), the start of gap_swa3
+    flags=(--init data/models/training_stages/gap_nodrop_swa.fer --dropout 0 --epochs 10 --batch 64 --optimizer adam --lr 0.0003 --schedule constant
            --average-from 1 --seed 18 --threads 2) ;;
-  gap_swa3)  # a third round from gap_swa2's output (run it first; its average was still rising after 10 epochs):
+  gap_swa3)  # (the start of data/models/gap.fer, via gap_swa3_bn) a third round from gap_swa2's output (run it first; its average was still rising after 10 epochs):
     # 20 more epochs of Adam at the same constant lr 3e-4, averaged from the first
     flags=(--init "${FER_RUNS:-/var/tmp/fer-runs}/gap_swa2/gap_swa2.fer" --dropout 0 --epochs 20 --batch 64 --optimizer adam
            --lr 0.0003 --schedule constant --average-from 1 --seed 19 --threads 2) ;;
-  five_layer_bn)  # no training: five_layer_swa2's output with its batch-norm statistics recomputed over the training
+  five_layer_bn)  # produced data/models/five_layer.fer. No training: five_layer_swa2's output with its batch-norm statistics recomputed over the training
     # images unwarped (mirrored at random), what inference sees (fer-train --calibrate-bn)
     flags=(--calibrate-bn --init "${FER_RUNS:-/var/tmp/fer-runs}/five_layer_swa2/five_layer_swa2.fer" --batch 256 --seed 1
            --threads 2) ;;
-  gap_bn)  # the same calibration for gap_nodrop_swa's output
+  gap_bn)  # the same calibration for gap_nodrop_swa's output; not shipped (val 64.86 %, one image below)
     flags=(--calibrate-bn --init "${FER_RUNS:-/var/tmp/fer-runs}/gap_nodrop_swa/gap_nodrop_swa.fer" --batch 256 --seed 1
            --threads 2) ;;
+  gap_swa3_bn)  # produced data/models/gap.fer: the same calibration for gap_swa3's output (run it first)
+    flags=(--calibrate-bn --init "${FER_RUNS:-/var/tmp/fer-runs}/gap_swa3/gap_swa3.fer" --batch 256 --seed 1 --threads 2) ;;
   vgg_small)  # a third from-scratch net for the ensemble: VGG-style, 3x3 convolutions with BN, 4 stages, GAP
     flags=(--arch vgg_small --epochs 50 --batch 128 --optimizer sgd --lr 0.03 --momentum 0.9 --nesterov
            --weight-decay 0.0005 --schedule cosine --warmup 2 --seed 1 --threads 2) ;;
