@@ -278,6 +278,13 @@ void recompute_batch_norm_statistics(Network& net, const Dataset& data, std::spa
     std::copy(counting.state().begin(), counting.state().end(), net.state().begin());
 }
 
+LoadedModel load_starting_model(const std::string& path, const Dataset& data) {
+    LoadedModel model = load_model(path);
+    if (model.network.class_names() != data.classes)
+        throw std::runtime_error(path + ": the model's classes differ from the training data's");
+    return model;
+}
+
 void calibrate_batch_norm(Network& net, const Dataset& data, std::size_t batch, std::uint64_t seed, int threads) {
     AugmentSettings mirror_only;
     mirror_only.zoom = 0.0f;
@@ -406,10 +413,7 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
         if (s.init_from.empty()) {
             net.emplace(build_network(s.arch, s.seed, s.input, train.classes));
         } else {
-            LoadedModel start = load_model(s.init_from);
-            if (start.network.class_names() != train.classes)
-                throw std::runtime_error(s.init_from + ": the model's classes differ from the training data's");
-            net.emplace(std::move(start.network));
+            net.emplace(load_starting_model(s.init_from, train).network);
             say("fine-tuning " + s.init_from);
         }
         if (s.dropout) net = with_dropout_rate(*net, *s.dropout);

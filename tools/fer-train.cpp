@@ -51,9 +51,7 @@ std::string validation_accuracies(fer::Network& net, const fer::Dataset& validat
 }
 
 void calibrate_model(const fer::TrainSettings& s, const fer::Dataset& train, const fer::Dataset& validation) {
-    fer::LoadedModel model = fer::load_model(s.init_from);
-    if (model.network.class_names() != train.classes)
-        throw std::runtime_error(s.init_from + ": the model's classes differ from the training data's");
+    fer::LoadedModel model = fer::load_starting_model(s.init_from, train);
     std::fprintf(stderr, "validation accuracy before: %s\n",
                  validation_accuracies(model.network, validation, s.threads).c_str());
     fer::calibrate_batch_norm(model.network, train, std::size_t(s.batch), s.seed, s.threads);

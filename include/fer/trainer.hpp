@@ -20,6 +20,7 @@
 #include "fer/dataset.hpp"
 #include "fer/loss.hpp"
 #include "fer/lr_schedule.hpp"
+#include "fer/model_file.hpp"
 #include "fer/network.hpp"
 #include "fer/optimizer.hpp"
 
@@ -133,6 +134,10 @@ Network with_dropout_rate(const Network& net, float rate);
 void recompute_batch_norm_statistics(Network& net, const Dataset& data, std::span<const std::size_t> order,
                                      std::size_t batch, const AugmentSettings* augment, std::uint64_t augment_seed,
                                      int threads);
+
+// A model to start from (fine-tuning, calibration): load_model, then a std::runtime_error naming the file
+// when its classes are not data's.
+LoadedModel load_starting_model(const std::string& path, const Dataset& data);
 
 // Batch-norm calibration for inference: every batch-norm layer's running statistics become the plain mean
 // of its batch statistics over all of data (in its order, `batch` images at a time, whole batches only),
