@@ -100,6 +100,7 @@ struct BenchSettings {
     int layer_batch = 64;
     bool cpu_time = false;  // every time as the main thread's CPU time (meaningful at one thread only)
     fer::Precision precision = fer::Precision::fp32;  // of the inference cells (training is fp32)
+    bool winograd = true;                             // of the inference cells (RunOptions::winograd)
     std::vector<std::string> cells{"train64", "train256", "infer256", "latency"};
 
     bool wants(const std::string& cell) const { return std::find(cells.begin(), cells.end(), cell) != cells.end(); }
@@ -136,7 +137,7 @@ double inference_images_per_second(const std::string& model, int batch, int thre
     fer::Network network = fer::build_model(model, settings.seed);
     fer::Rng rng(settings.seed);
     const fer::Tensor images = random_images(batch, network.input(), rng);
-    const fer::Context ctx = fer::Context::eval(fer::RunOptions{threads, settings.precision});
+    const fer::Context ctx = fer::Context::eval(fer::RunOptions{threads, settings.precision, settings.winograd});
     const auto times = time_runs(settings.heavy(), settings.cpu_time, [&] { network.forward(images, ctx); });
     return double(batch) / quantile(times, 0.5);
 }
@@ -149,7 +150,7 @@ Latency batch1_latency(const std::string& model, int threads, const BenchSetting
     fer::Network network = fer::build_model(model, settings.seed);
     fer::Rng rng(settings.seed);
     const fer::Tensor image = random_images(1, network.input(), rng);
-    const fer::Context ctx = fer::Context::eval(fer::RunOptions{threads, settings.precision});
+    const fer::Context ctx = fer::Context::eval(fer::RunOptions{threads, settings.precision, settings.winograd});
     const auto times = time_runs(settings.latency(), settings.cpu_time, [&] { network.forward(image, ctx); });
     return {quantile(times, 0.5) * 1e3, quantile(times, 0.99) * 1e3};
 }
@@ -327,6 +328,7 @@ std::string to_json(const std::vector<ModelReport>& reports, const BenchSettings
     json.key("quick").value(settings.quick);
     json.key("clock").value(settings.cpu_time ? "thread CPU time" : "wall");
     json.key("inference_precision").value(fer::to_string(settings.precision));
+    json.key("inference_winograd").value(settings.winograd);
     for (const auto& report : reports) {
         json.key(report.model).begin_object();
         json.key("macs_per_image").value(double(report.macs));
@@ -396,9 +398,15 @@ int main(int argc, char** argv) {
                    "arithmetic of the inference cells: fp32, or bf16 (AVX-512 BF16 convolutions; fp32 without it)")
         ->capture_default_str()
         ->check(CLI::IsMember({"fp32", "bf16"}));
+    bool no_winograd = false;
+    app.add_flag("--no-winograd", no_winograd,
+                 "inference cells on the direct and GEMM convolutions only, as training runs them (the default "
+                 "takes Winograd's kernel for 3x3 to 5x5 layers)");
     app.add_option("--seed", settings.seed, "seed of the weights and the random data")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     settings.precision = fer::parse_precision(precision);
+    settings.winograd = !no_winograd;
+    if (no_winograd) std::printf("inference convolutions: no Winograd\n");
     if (settings.precision == fer::Precision::bf16)
         std::printf("inference precision: bf16%s\n",
                     fer::bf16_supported() ? "" : " asked, but this build or CPU has no AVX-512 BF16: fp32");

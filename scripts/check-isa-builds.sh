@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_root=${FER_ISA_BUILD_DIR:-build-isa}
-objects=(CMakeFiles/fer.dir/src/conv_kernels.cpp.o CMakeFiles/fer.dir/src/conv_bf16.cpp.o)
+objects=(CMakeFiles/fer.dir/src/conv_kernels.cpp.o CMakeFiles/fer.dir/src/conv_bf16.cpp.o CMakeFiles/fer.dir/src/conv_winograd.cpp.o)
 status=0
 for march in x86-64 x86-64-v3 x86-64-v4 sapphirerapids; do
     build_dir=$build_root/$march

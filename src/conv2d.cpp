@@ -94,12 +94,42 @@ void Conv2D::forward_bf16(const ConvGeometry& g, const Tensor& in, Tensor& out, 
     conv2d_forward_bf16(g, in.data(), bf16_weights_, bias_, out.data(), ctx.threads, bf16_workspace_, epilogue);
 }
 
+int Conv2D::winograd_tile_for(const ConvGeometry& g, const Context& ctx) const {
+    // Without the promise of unchanged weights the kernel would transform them on every call, which costs more
+    // than it saves at small batches.
+    if (ctx.training || !ctx.winograd || ctx.weights_version == 0) return 0;
+    return winograd_tile(g);
+}
+
+bool Conv2D::forward_converted(const ConvGeometry& g, const Tensor& in, Tensor& out, const Context& ctx,
+                               const ChannelEpilogue* epilogue) {
+    if (ctx.training) {  // an optimizer step may follow: convert again next time
+        bf16_weights_version_ = 0;
+        winograd_weights_version_ = 0;
+        return false;
+    }
+    if (runs_bf16(g, ctx)) {
+        forward_bf16(g, in, out, ctx, epilogue);
+        return true;
+    }
+    const int tile = winograd_tile_for(g, ctx);
+    if (tile == 0) return false;
+    if (ctx.weights_version != winograd_weights_version_ || winograd_source_ != weight_ ||
+        winograd_weights_.m != tile) {
+        winograd_weights_.pack(g, tile, weight_);
+        winograd_source_ = weight_;
+        winograd_weights_version_ = ctx.weights_version;
+    }
+    conv2d_forward_winograd(g, in.data(), winograd_weights_, bias_, out.data(), ctx.threads, winograd_workspace_,
+                            epilogue);
+    return true;
+}
+
 void Conv2D::forward(const Tensor& in, Tensor& out, const Context& ctx) {
     check_ready(in, "forward");
     const ConvGeometry g = geometry(in.shape().n);
     out.resize(output_shape_.with_batch(g.n));
-    if (ctx.training) bf16_weights_version_ = 0;  // an optimizer step may follow: convert again next time
-    if (runs_bf16(g, ctx)) return forward_bf16(g, in, out, ctx, nullptr);
+    if (forward_converted(g, in, out, ctx, nullptr)) return;
     conv2d_forward(g, in.data(), weight_, bias_, out.data(), ctx.threads, workspace_, nullptr,
                    ctx.training ? 0 : ctx.weights_version);
 }
@@ -108,7 +138,7 @@ void Conv2D::forward_fused(const Tensor& in, Tensor& out, const Context& ctx, co
     check_ready(in, "forward");
     const ConvGeometry g = geometry(in.shape().n);
     out.resize(output_shape_.with_batch(g.n));
-    if (runs_bf16(g, ctx)) return forward_bf16(g, in, out, ctx, &epilogue);
+    if (forward_converted(g, in, out, ctx, &epilogue)) return;
     conv2d_forward(g, in.data(), weight_, bias_, out.data(), ctx.threads, workspace_, &epilogue,
                    ctx.training ? 0 : ctx.weights_version);
 }
@@ -116,6 +146,7 @@ void Conv2D::forward_fused(const Tensor& in, Tensor& out, const Context& ctx, co
 void Conv2D::backward(const Tensor& in, const Tensor& /*out*/, const Tensor& dout, Tensor* din, const Context& ctx) {
     check_ready(in, "backward");
     bf16_weights_version_ = 0;
+    winograd_weights_version_ = 0;
     const ConvGeometry g = geometry(in.shape().n);
     check_same_shape(dout.shape(), output_shape_.with_batch(g.n), "conv2d backward dout");
     if (din) {

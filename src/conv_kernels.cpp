@@ -8,10 +8,12 @@
 #include <utility>
 
 #include "eigen_maps.hpp"
+#include "simd_lanes.hpp"
 
 namespace fer {
 
 using namespace eigen;  // the matrix maps
+using namespace simd;   // Lanes, broadcast
 
 // Below this many multiply-adds a parallel region costs more than it saves (it costs microseconds, and
 // far more on a loaded machine); such convolutions, typical of batch-1 inference, run on one thread.
@@ -51,37 +53,6 @@ IndexRange valid_outputs(int in, int out, int stride, int pad, int k) {
 
 // Row-major matrix view with its own row stride: a tile of columns of a larger matrix.
 using ConstStridedMatrixMap = Eigen::Map<const RowMajorMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
-
-// One machine vector of floats, for the hand-vectorised kernels (GCC vector extension): AVX-512, AVX or SSE
-// as the target has. A wider type than the registers would build, but every value would take several
-// registers and the kernels' register blocks below would spill.
-#if defined(__AVX512F__)
-constexpr int kLanes = 16;
-constexpr int kVectorRegisters = 32;
-#elif defined(__AVX__)
-constexpr int kLanes = 8;
-constexpr int kVectorRegisters = 16;
-#else
-constexpr int kLanes = 4;
-constexpr int kVectorRegisters = 16;
-#endif
-using Lanes = float __attribute__((vector_size(kLanes * sizeof(float))));
-
-// value in every lane. An initializer of kLanes copies rather than Lanes{} + value, which GCC must compile
-// to a scalar add of 0.0 (for the sign of a zero) and a register broadcast, or a loop over the lanes, which
-// it compiled to masked broadcasts with AVX-512: this is one broadcast load.
-Lanes broadcast(float value) {
-    return [value]<std::size_t... lane>(std::index_sequence<lane...>) {
-        return Lanes{(static_cast<void>(lane), value)...};
-    }
-    (std::make_index_sequence<kLanes>{});
-}
-
-float horizontal_sum(const Lanes& lanes) {
-    float sum = 0.0f;
-    for (int lane = 0; lane < kLanes; ++lane) sum += lanes[lane];
-    return sum;
-}
 
 // in is one sample (C,H,W); writes output rows [rows.begin, rows.end) of the sample's im2col matrix
 // (C*KH*KW, OH*OW) into cols, a (C*KH*KW, rows*OW) block of a matrix whose rows are row_stride apart;

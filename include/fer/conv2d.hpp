@@ -7,6 +7,7 @@
 
 #include "fer/conv_bf16.hpp"
 #include "fer/conv_kernels.hpp"
+#include "fer/conv_winograd.hpp"
 #include "fer/layer.hpp"
 #include "fer/padding.hpp"
 
@@ -39,7 +40,8 @@ public:
     // An inference forward with the following BatchNorm and/or ReLU applied to each output tile as it is
     // computed (Sequence fuses them in eval mode); the same bits as running those layers after forward.
     // Both run on the bf16 kernel when ctx asks for bf16 in eval mode and it applies (stride 1, a CPU
-    // with AVX-512 BF16), keeping the converted weights while ctx.weights_version stays the same.
+    // with AVX-512 BF16), otherwise, in eval mode, on the Winograd kernel where it applies and ctx allows
+    // it (winograd_tile), keeping the converted weights while a non-zero ctx.weights_version stays the same.
     void forward_fused(const Tensor& in, Tensor& out, const Context& ctx, const ChannelEpilogue& epilogue);
     void backward(const Tensor& in, const Tensor& out, const Tensor& dout, Tensor* din, const Context& ctx) override;
 
@@ -49,6 +51,10 @@ private:
     ConvGeometry geometry(int batch) const;
     void check_ready(const Tensor& in, const char* pass) const;
     bool runs_bf16(const ConvGeometry& g, const Context& ctx) const;
+    int winograd_tile_for(const ConvGeometry& g, const Context& ctx) const;
+    // The forward on the bf16 or the Winograd kernel when one applies; false: it did not run.
+    bool forward_converted(const ConvGeometry& g, const Tensor& in, Tensor& out, const Context& ctx,
+                           const ChannelEpilogue* epilogue);
     void forward_bf16(const ConvGeometry& g, const Tensor& in, Tensor& out, const Context& ctx,
                       const ChannelEpilogue* epilogue);
 
@@ -62,6 +68,10 @@ private:
     Bf16ConvWeights bf16_weights_;
     std::uint64_t bf16_weights_version_ = 0;  // the weights_version they were converted at; 0: stale
     Bf16ConvWorkspace bf16_workspace_;
+    WinogradWeights winograd_weights_;
+    const float* winograd_source_ = nullptr;      // the weight they were transformed from
+    std::uint64_t winograd_weights_version_ = 0;  // and its weights_version; 0: stale
+    WinogradWorkspace winograd_workspace_;
 };
 
 }  // namespace fer

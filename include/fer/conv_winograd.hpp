@@ -1,0 +1,63 @@
+// Winograd convolution for inference: F(m x m, r x r) computes an m x m tile of a stride-1 r x r convolution
+// from an n x n tile of its input (n = m + r - 1) with n^2 multiplications per channel pair instead of
+// m^2 r^2, by transforming the input tile (B^T d B), the kernel (G g G^T) and the element-wise products back
+// (A^T . A). Over the channels the element-wise products are n^2 independent matrix products, (tiles, C) x
+// (C, OC), which is where the time goes.
+//
+// The transforms come from polynomial interpolation (Cook-Toom) at the points 0, 1, -1, 2, -2, 1/2, -1/2 and
+// infinity, computed at compile time. They trade multiplications for rounding: the result is the
+// convolution within a few units in the last place times a small factor that grows with n (tested against
+// the reference), not the direct kernel's bits. Used by eval-mode forwards only (RunOptions::winograd),
+// never by training or gradients.
+//
+// Layout: in is (N,C,H,W), weight (OC,C,R,R), out (N,OC,OH,OW); the intermediate tiles are channel-last, so
+// the transforms run on vectors of channels.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "fer/channel_epilogue.hpp"
+#include "fer/conv_kernels.hpp"
+
+namespace fer {
+
+// The three 1-D transforms of F(m, r), row-major, in double: at is (m, n), g is (n, r), bt is (n, n). For
+// d of length n and a kernel k of length r, at * ((g k) . (bt d)) is the correlation y[i] = sum_j d[i+j] k[j].
+struct WinogradTransform {
+    int m = 0, r = 0, n = 0;
+    std::vector<double> at, g, bt;
+};
+// The (m, r) pairs the kernel is built for; winograd_transform throws std::invalid_argument for others.
+std::vector<std::pair<int, int>> winograd_tile_sizes();
+WinogradTransform winograd_transform(int m, int r);
+
+// The output tile m the kernel would use for g: stride 1, a square 3x3, 4x4 or 5x5 kernel, at least 16
+// input and output channels; 0 where it does not apply or measured no faster (docs/performance.md).
+int winograd_tile(const ConvGeometry& g);
+
+// The transformed kernel: (n*n, C, OCp) with OCp = OC rounded up to the vector width (zero past OC).
+struct WinogradWeights {
+    int m = 0;
+    std::vector<float> u;
+    // weight is (OC,C,R,R); m must be one of the tiles built for R (winograd_tile(g) when non-zero).
+    void pack(const ConvGeometry& g, int tile, const float* weight);
+};
+
+// Scratch, per thread: the channel-last padded input, the transformed input tiles, their products and the
+// channel-last output. Only grows, so a forward at a batch size seen before allocates nothing.
+struct WinogradWorkspace {
+    std::vector<std::vector<float>> padded, transformed, products, staged;
+};
+
+// in (N,C,H,W), weights packed for g, bias (OC) or null -> out (N,OC,OH,OW): assigned, then passed through
+// epilogue when one is given (per channel plane, with ChannelEpilogue::apply). The arithmetic is in a fixed
+// order, so the result is bit-identical from run to run for any thread count. Throws std::logic_error when
+// weights were not packed for g.
+void conv2d_forward_winograd(const ConvGeometry& g, const float* in, const WinogradWeights& weights, const float* bias,
+                             float* out, int threads, WinogradWorkspace& workspace,
+                             const ChannelEpilogue* epilogue = nullptr);
+
+}  // namespace fer

@@ -1,0 +1,590 @@
+#include "fer/conv_winograd.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+#include "simd_lanes.hpp"
+
+namespace fer {
+
+using namespace simd;
+
+namespace {
+
+// ---- the transforms, at compile time ----
+// F(m, r) is the transpose of the polynomial product of a kernel (degree r-1) and an output tile (degree
+// m-1): both are evaluated at n-1 points and at infinity (the leading coefficient), multiplied, and the
+// product's n coefficients recovered by Lagrange interpolation. Small points first: they keep the
+// transforms' entries, and so the rounding, small.
+constexpr std::array<double, 7> kPoints = {0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5};
+
+template <int Rows, int Cols>
+using DoubleMatrix = std::array<std::array<double, Cols>, Rows>;
+template <int Rows, int Cols>
+using FloatMatrix = std::array<std::array<float, Cols>, Rows>;
+
+// p^k, with 0^0 = 1.
+constexpr double power(double p, int k) {
+    double value = 1.0;
+    for (int i = 0; i < k; ++i) value *= p;
+    return value;
+}
+
+template <int M, int R>
+struct Transforms {
+    static constexpr int N = M + R - 1;
+    DoubleMatrix<M, N> at{};
+    DoubleMatrix<N, R> g{};
+    DoubleMatrix<N, N> bt{};
+};
+
+// Multiplies the polynomial poly (coefficients, lowest first, of the given degree) by (x - p).
+template <int N>
+constexpr void multiply_by_root(std::array<double, N>& poly, int degree, double p) {
+    for (int k = degree + 1; k > 0; --k) poly[k] = poly[k - 1] - p * poly[k];
+    poly[0] = -p * poly[0];
+}
+
+template <int M, int R>
+constexpr Transforms<M, R> make_transforms() {
+    Transforms<M, R> t;
+    constexpr int N = M + R - 1, F = N - 1;  // F finite points, then infinity
+    static_assert(F <= int(kPoints.size()), "tile too large for the point set");
+    for (int p = 0; p < F; ++p) {
+        for (int i = 0; i < M; ++i) t.at[i][p] = power(kPoints[p], i);
+        for (int k = 0; k < R; ++k) t.g[p][k] = power(kPoints[p], k);
+        // Row p of bt: the Lagrange basis polynomial of point p over the finite points.
+        std::array<double, N> basis{};
+        basis[0] = 1.0;
+        double denominator = 1.0;
+        int degree = 0;
+        for (int j = 0; j < F; ++j) {
+            if (j == p) continue;
+            multiply_by_root<N>(basis, degree++, kPoints[j]);
+            denominator *= kPoints[p] - kPoints[j];
+        }
+        for (int k = 0; k < N; ++k) t.bt[p][k] = basis[k] / denominator;
+    }
+    t.at[M - 1][F] = 1.0;
+    t.g[F][R - 1] = 1.0;
+    std::array<double, N> all_roots{};  // the product of (x - p) over the finite points
+    all_roots[0] = 1.0;
+    for (int j = 0; j < F; ++j) multiply_by_root<N>(all_roots, j, kPoints[j]);
+    t.bt[F] = all_roots;
+    // Each row of bt scaled to a largest entry of 1, the kernel's row scaled by the inverse: the products are
+    // the same, and the transformed input keeps the input's magnitude.
+    for (int p = 0; p < N; ++p) {
+        double largest = 0.0;
+        for (double c : t.bt[p]) largest = std::max(largest, c < 0 ? -c : c);
+        for (double& c : t.bt[p]) c /= largest;
+        for (double& c : t.g[p]) c *= largest;
+    }
+    return t;
+}
+
+template <std::size_t Rows, std::size_t Cols>
+constexpr std::array<std::array<float, Cols>, Rows> to_float(const std::array<std::array<double, Cols>, Rows>& m) {
+    std::array<std::array<float, Cols>, Rows> f{};
+    for (std::size_t i = 0; i < Rows; ++i)
+        for (std::size_t j = 0; j < Cols; ++j) f[i][j] = float(m[i][j]);
+    return f;
+}
+
+template <int M, int R>
+struct Winograd {
+    static constexpr int N = M + R - 1;
+    static constexpr Transforms<M, R> exact = make_transforms<M, R>();
+    static constexpr FloatMatrix<M, N> at = to_float(exact.at);
+    static constexpr FloatMatrix<N, N> bt = to_float(exact.bt);
+};
+
+// sum_k coefs[k] * x[k]. coefs is a row of a constexpr matrix and the loop is unrolled, so the zero and
+// unit coefficients fold away at compile time (the transforms are a third zeros).
+template <int K>
+inline Lanes combine(const std::array<float, K>& coefs, const Lanes* x) {
+    Lanes sum = broadcast(0.0f);
+#pragma GCC unroll 8
+    for (int k = 0; k < K; ++k) {
+        const float c = coefs[k];
+        if (c == 0.0f) continue;
+        if (c == 1.0f) {
+            sum += x[k];
+        } else if (c == -1.0f) {
+            sum -= x[k];
+        } else {
+            sum += broadcast(c) * x[k];
+        }
+    }
+    return sum;
+}
+
+Lanes load(const float* from) {
+    Lanes v;
+    std::memcpy(&v, from, sizeof v);
+    return v;
+}
+
+void store(float* to, const Lanes& v) {
+    std::memcpy(to, &v, sizeof v);
+}
+
+// dst[j * dst_stride + i] = src[i * src_stride + j] for i < rows, j < cols: 8 x 8 blocks in registers where
+// the target has AVX, one by one at the edges. Moves NCHW planes to and from the channel-last tiles.
+void transpose(const float* src, std::size_t src_stride, float* dst, std::size_t dst_stride, int rows, int cols) {
+    int i0 = 0;
+#if defined(__AVX__)
+    for (; i0 + 8 <= rows; i0 += 8) {
+        int j0 = 0;
+        for (; j0 + 8 <= cols; j0 += 8) {
+            __m256 r[8], t[8], u[8];
+            for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + (i0 + i) * src_stride + j0);
+            for (int i = 0; i < 8; i += 2) {
+                t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+                t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+            }
+            for (int i = 0; i < 8; i += 4) {
+                u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+                u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+                u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+                u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+            }
+            for (int j = 0; j < 4; ++j) {
+                _mm256_storeu_ps(dst + (j0 + j) * dst_stride + i0, _mm256_permute2f128_ps(u[j], u[j + 4], 0x20));
+                _mm256_storeu_ps(dst + (j0 + j + 4) * dst_stride + i0, _mm256_permute2f128_ps(u[j], u[j + 4], 0x31));
+            }
+        }
+        for (; j0 < cols; ++j0)
+            for (int i = i0; i < i0 + 8; ++i) dst[j0 * dst_stride + i] = src[i * src_stride + j0];
+    }
+#endif
+    for (; i0 < rows; ++i0)
+        for (int j = 0; j < cols; ++j) dst[j * dst_stride + i0] = src[i0 * src_stride + j];
+}
+
+// ---- the plan of one call ----
+
+struct Plan {
+    int m, r, n;
+    int tiles_y, tiles_x, tiles_per_sample;
+    int channels_padded, outputs_padded;  // C and OC rounded up to the vector width
+    int padded_h, padded_w;               // the channel-last input copy: (padded_h, padded_w, channels_padded)
+    int staged_h, staged_w;               // the channel-last output: (tiles_y * m, tiles_x * m, outputs_padded)
+    int samples_per_block, blocks;
+
+    int positions() const { return n * n; }
+    int block_tiles() const { return samples_per_block * tiles_per_sample; }
+    int output_vectors() const { return outputs_padded / kLanes; }
+    std::size_t padded_floats() const { return std::size_t(padded_h) * padded_w * channels_padded; }
+    std::size_t staged_floats() const { return std::size_t(staged_h) * staged_w * outputs_padded; }
+    std::size_t transformed_floats() const { return std::size_t(positions()) * block_tiles() * channels_padded; }
+    std::size_t products_floats() const { return std::size_t(positions()) * block_tiles() * outputs_padded; }
+};
+
+int round_up(int value, int multiple) {
+    return (value + multiple - 1) / multiple * multiple;
+}
+
+// A block of samples is transformed, multiplied and transformed back at once: enough tiles that the products
+// have rows for the register blocks, few enough that the block's tiles stay in L2.
+constexpr int kBlockMinTiles = 32;
+constexpr std::size_t kBlockMaxFloats = std::size_t(1) << 17;
+
+Plan make_plan(const ConvGeometry& g, int m) {
+    Plan p{};
+    p.m = m;
+    p.r = g.kh;
+    p.n = m + g.kh - 1;
+    p.tiles_y = (g.oh + m - 1) / m;
+    p.tiles_x = (g.ow + m - 1) / m;
+    p.tiles_per_sample = p.tiles_y * p.tiles_x;
+    p.channels_padded = round_up(g.c, kLanes);
+    p.outputs_padded = round_up(g.oc, kLanes);
+    p.padded_h = p.tiles_y * m + p.r - 1;
+    p.padded_w = p.tiles_x * m + p.r - 1;
+    p.staged_h = p.tiles_y * m;
+    p.staged_w = p.tiles_x * m;
+    const std::size_t tile_floats = std::size_t(p.positions()) * (p.channels_padded + p.outputs_padded);
+    const int wanted = (kBlockMinTiles + p.tiles_per_sample - 1) / p.tiles_per_sample;
+    const int fit = int(kBlockMaxFloats / (tile_floats * p.tiles_per_sample));
+    p.samples_per_block = std::clamp(std::min(wanted, fit), 1, std::max(1, g.n));
+    p.blocks = (g.n + p.samples_per_block - 1) / p.samples_per_block;
+    return p;
+}
+
+// ---- the steps, on one block of samples ----
+
+// One tile's vector of channels: patch is its n x n corner in the padded copy; writes B^T d B to
+// transformed[pos * position_stride] for the n^2 positions.
+template <int M, int R>
+void transform_input_tile(const Plan& p, const float* patch, float* transformed, std::size_t position_stride) {
+    using W = Winograd<M, R>;
+    constexpr int N = W::N;
+    const std::size_t row_stride = std::size_t(p.padded_w) * p.channels_padded, column_stride = p.channels_padded;
+    Lanes rows_done[N][N];  // B^T d: [i][x]
+#pragma GCC unroll 8
+    for (int x = 0; x < N; ++x) {
+        Lanes column[N];
+#pragma GCC unroll 8
+        for (int k = 0; k < N; ++k) column[k] = load(patch + k * row_stride + x * column_stride);
+#pragma GCC unroll 8
+        for (int i = 0; i < N; ++i) rows_done[i][x] = combine<N>(W::bt[i], column);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < N; ++i)
+#pragma GCC unroll 8
+        for (int j = 0; j < N; ++j)
+            store(transformed + std::size_t(i * N + j) * position_stride, combine<N>(W::bt[j], rows_done[i]));
+}
+
+// One tile's vector of output channels: products[pos * position_stride] are its n^2 products; writes
+// A^T . A plus bias, m x m vectors, to staged (the tile's corner in the channel-last output, rows
+// row_stride apart).
+template <int M, int R>
+void transform_output_tile(const Plan& p, const float* products, std::size_t position_stride, const Lanes& bias,
+                           float* staged) {
+    using W = Winograd<M, R>;
+    constexpr int N = W::N;
+    const std::size_t row_stride = std::size_t(p.staged_w) * p.outputs_padded, column_stride = p.outputs_padded;
+    Lanes rows_done[M][N];  // A^T P: [i][x]
+#pragma GCC unroll 8
+    for (int x = 0; x < N; ++x) {
+        Lanes column[N];
+#pragma GCC unroll 8
+        for (int k = 0; k < N; ++k) column[k] = load(products + std::size_t(k * N + x) * position_stride);
+#pragma GCC unroll 8
+        for (int i = 0; i < M; ++i) rows_done[i][x] = combine<N>(W::at[i], column);
+    }
+    // Loops of constant length, so that the coefficients fold.
+#pragma GCC unroll 8
+    for (int i = 0; i < M; ++i)
+#pragma GCC unroll 8
+        for (int j = 0; j < M; ++j)
+            store(staged + i * row_stride + j * column_stride, combine<N>(W::at[j], rows_done[i]) + bias);
+}
+
+// The products of one position: out (rows, OCp) = a (rows, C) x b (C, OCp), for kRows rows and kVectors
+// vectors of output channels held in registers.
+#if defined(__AVX512F__)
+constexpr int kProductRows = 8;
+#else
+constexpr int kProductRows = 6;  // 6 x 2 accumulators + 2 weight vectors + 1 broadcast of 16 registers
+#endif
+constexpr int kProductVectors = 2;
+
+template <int kRows, int kVectors>
+void multiply_block(const float* a, std::size_t a_stride, const float* b, std::size_t b_stride, int depth, float* out,
+                    std::size_t out_stride) {
+    Lanes acc[kRows][kVectors];
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+        for (int v = 0; v < kVectors; ++v) acc[r][v] = broadcast(0.0f);
+    for (int c = 0; c < depth; ++c) {
+        Lanes weights[kVectors];
+#pragma GCC unroll 4
+        for (int v = 0; v < kVectors; ++v) weights[v] = load(b + std::size_t(c) * b_stride + v * kLanes);
+#pragma GCC unroll 8
+        for (int r = 0; r < kRows; ++r) {
+            const Lanes input = broadcast(a[r * a_stride + c]);
+#pragma GCC unroll 4
+            for (int v = 0; v < kVectors; ++v) acc[r][v] += input * weights[v];
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+        for (int v = 0; v < kVectors; ++v) store(out + r * out_stride + v * kLanes, acc[r][v]);
+}
+
+using MultiplyBlock = void (*)(const float*, std::size_t, const float*, std::size_t, int, float*, std::size_t);
+
+template <int kVectors, int... kRows>
+constexpr std::array<MultiplyBlock, sizeof...(kRows)> multiply_blocks(std::integer_sequence<int, kRows...>) {
+    return {multiply_block<kRows + 1, kVectors>...};
+}
+
+// products[pos] (tiles, OCp) = transformed[pos] (tiles, Cp) x u[pos] (C, OCp) for one position, output-channel
+// vectors [vectors.first, vectors.second).
+void multiply_position(const ConvGeometry& g, const Plan& p, int tiles, const float* transformed, const float* u,
+                       float* products, std::pair<int, int> vectors) {
+    static constexpr auto two_vectors =
+        multiply_blocks<kProductVectors>(std::make_integer_sequence<int, kProductRows>{});
+    static constexpr auto one_vector = multiply_blocks<1>(std::make_integer_sequence<int, kProductRows>{});
+    for (int t = 0; t < tiles; t += kProductRows) {
+        const int rows = std::min(kProductRows, tiles - t);
+        const float* a = transformed + std::size_t(t) * p.channels_padded;
+        float* out = products + std::size_t(t) * p.outputs_padded;
+        int v = vectors.first;
+        for (; v + kProductVectors <= vectors.second; v += kProductVectors)
+            two_vectors[rows - 1](a, p.channels_padded, u + v * kLanes, p.outputs_padded, g.c, out + v * kLanes,
+                                  p.outputs_padded);
+        for (; v < vectors.second; ++v)
+            one_vector[rows - 1](a, p.channels_padded, u + v * kLanes, p.outputs_padded, g.c, out + v * kLanes,
+                                 p.outputs_padded);
+    }
+}
+
+struct TileKernels {
+    void (*input)(const Plan&, const float*, float*, std::size_t);
+    void (*output)(const Plan&, const float*, std::size_t, const Lanes&, float*);
+};
+
+template <int M, int R>
+constexpr TileKernels tile_kernels() {
+    return {transform_input_tile<M, R>, transform_output_tile<M, R>};
+}
+
+// F(6, 3) measured slower than F(4, 3) at batch 1 on 12x12 maps and than F(3, 3) on 6x6 ones (its
+// transformed weights are 1.8x larger, and a batch-1 product reads them for only a few tiles), so it is
+// not built; F(2, 7) took 2.7x the direct kernel's time on gap's 16 -> 16 7x7 layer (with 16 channels the
+// transforms cost as much as the products), so 7x7 kernels stay direct.
+constexpr std::array<std::pair<int, int>, 6> kTileSizes = {{{4, 3}, {3, 3}, {5, 4}, {3, 4}, {4, 5}, {2, 5}}};
+
+TileKernels select_kernels(int m, int r) {
+    switch (m * 10 + r) {
+        case 43:
+            return tile_kernels<4, 3>();
+        case 33:
+            return tile_kernels<3, 3>();
+        case 54:
+            return tile_kernels<5, 4>();
+        case 34:
+            return tile_kernels<3, 4>();
+        case 45:
+            return tile_kernels<4, 5>();
+        case 25:
+            return tile_kernels<2, 5>();
+        default:
+            throw std::invalid_argument("winograd: no F(" + std::to_string(m) + ", " + std::to_string(r) + ") kernel");
+    }
+}
+
+template <int M, int R>
+WinogradTransform exact_transform() {
+    constexpr Transforms<M, R> t = Winograd<M, R>::exact;
+    constexpr int N = M + R - 1;
+    WinogradTransform w{M, R, N, {}, {}, {}};
+    for (const auto& row : t.at) w.at.insert(w.at.end(), row.begin(), row.end());
+    for (const auto& row : t.g) w.g.insert(w.g.end(), row.begin(), row.end());
+    for (const auto& row : t.bt) w.bt.insert(w.bt.end(), row.begin(), row.end());
+    return w;
+}
+
+// Everything one call needs.
+struct Job {
+    const ConvGeometry& g;
+    const Plan& p;
+    TileKernels kernels;
+    const float* in;
+    const float* u;
+    const float* bias;
+    float* out;
+    const ChannelEpilogue* epilogue;
+};
+
+// One thread's buffers for a block.
+struct BlockBuffers {
+    float *padded, *transformed, *products, *staged;
+};
+
+// The steps of one block of samples [first, first + samples), for output-channel vectors [vectors.first,
+// vectors.second), in the thread's own buffers: a thread can run a whole block alone, or the team can split a
+// block's output channels, each thread transforming the whole input (no barrier between the steps).
+void run_block(const Job& job, int first, int samples, std::pair<int, int> vectors, const BlockBuffers& buffers) {
+    const ConvGeometry& g = job.g;
+    const Plan& p = job.p;
+    const int tiles = samples * p.tiles_per_sample;
+    // The input, channel-last with the leading pads, zero elsewhere (and past C).
+    for (int s = 0; s < samples; ++s) {
+        const float* sample_in = job.in + std::size_t(first + s) * g.input_size();
+        float* padded = buffers.padded + std::size_t(s) * p.padded_floats();
+        std::fill(padded, padded + p.padded_floats(), 0.0f);
+        const int columns = std::min(g.w, p.padded_w - g.pad_left);
+        for (int y = 0; y < g.h; ++y) {
+            const int py = y + g.pad_top;
+            if (py >= p.padded_h) break;  // 'valid'-like geometries never read these rows
+            transpose(sample_in + std::size_t(y) * g.w, std::size_t(g.h) * g.w,
+                      padded + (std::size_t(py) * p.padded_w + g.pad_left) * p.channels_padded, p.channels_padded, g.c,
+                      columns);
+        }
+    }
+    const std::size_t input_stride = std::size_t(tiles) * p.channels_padded;
+    const std::size_t output_stride = std::size_t(tiles) * p.outputs_padded;
+    for (int tile = 0; tile < tiles; ++tile) {
+        const int s = tile / p.tiles_per_sample, ty = tile % p.tiles_per_sample / p.tiles_x, tx = tile % p.tiles_x;
+        const float* corner = buffers.padded + std::size_t(s) * p.padded_floats() +
+                              (std::size_t(ty * p.m) * p.padded_w + tx * p.m) * p.channels_padded;
+        for (int c = 0; c < p.channels_padded; c += kLanes)
+            job.kernels.input(p, corner + c, buffers.transformed + std::size_t(tile) * p.channels_padded + c,
+                              input_stride);
+    }
+    for (int position = 0; position < p.positions(); ++position)
+        multiply_position(g, p, tiles, buffers.transformed + position * input_stride,
+                          job.u + std::size_t(position) * g.c * p.outputs_padded,
+                          buffers.products + position * output_stride, vectors);
+    for (int v = vectors.first; v < vectors.second; ++v) {
+        alignas(sizeof(Lanes)) float bias_lanes[kLanes] = {};
+        if (job.bias)
+            for (int lane = 0; lane < kLanes && v * kLanes + lane < g.oc; ++lane)
+                bias_lanes[lane] = job.bias[v * kLanes + lane];
+        const Lanes bias = load(bias_lanes);
+        for (int tile = 0; tile < tiles; ++tile) {
+            const int s = tile / p.tiles_per_sample, ty = tile % p.tiles_per_sample / p.tiles_x, tx = tile % p.tiles_x;
+            float* corner = buffers.staged + std::size_t(s) * p.staged_floats() +
+                            (std::size_t(ty * p.m) * p.staged_w + tx * p.m) * p.outputs_padded + v * kLanes;
+            job.kernels.output(p, buffers.products + std::size_t(tile) * p.outputs_padded + v * kLanes, output_stride,
+                               bias, corner);
+        }
+    }
+    // Back to (OC, OH, OW), one output row of the thread's channels at a time, and the epilogue on it.
+    const int oc_begin = vectors.first * kLanes, oc_end = std::min(g.oc, vectors.second * kLanes);
+    if (oc_begin >= oc_end) return;
+    for (int s = 0; s < samples; ++s) {
+        float* sample_out = job.out + std::size_t(first + s) * g.output_size();
+        const float* staged = buffers.staged + std::size_t(s) * p.staged_floats();
+        for (int oy = 0; oy < g.oh; ++oy) {
+            float* row = sample_out + std::size_t(oc_begin) * g.positions() + std::size_t(oy) * g.ow;
+            transpose(staged + std::size_t(oy) * p.staged_w * p.outputs_padded + oc_begin, p.outputs_padded, row,
+                      g.positions(), g.ow, oc_end - oc_begin);
+            if (job.epilogue)
+                for (int o = oc_begin; o < oc_end; ++o)
+                    job.epilogue->apply(o, row + std::size_t(o - oc_begin) * g.positions(),
+                                        row + std::size_t(o - oc_begin) * g.positions(), std::size_t(g.ow));
+        }
+    }
+}
+
+// The tile sizes built for kernel size r.
+std::vector<int> tiles_for(int r) {
+    std::vector<int> tiles;
+    for (auto [m, kernel] : kTileSizes)
+        if (kernel == r) tiles.push_back(m);
+    return tiles;
+}
+
+}  // namespace
+
+std::vector<std::pair<int, int>> winograd_tile_sizes() {
+    return {kTileSizes.begin(), kTileSizes.end()};
+}
+
+WinogradTransform winograd_transform(int m, int r) {
+    switch (m * 10 + r) {
+        case 43:
+            return exact_transform<4, 3>();
+        case 33:
+            return exact_transform<3, 3>();
+        case 54:
+            return exact_transform<5, 4>();
+        case 34:
+            return exact_transform<3, 4>();
+        case 45:
+            return exact_transform<4, 5>();
+        case 25:
+            return exact_transform<2, 5>();
+        default:
+            throw std::invalid_argument("winograd: no F(" + std::to_string(m) + ", " + std::to_string(r) + ")");
+    }
+}
+
+int winograd_tile(const ConvGeometry& g) {
+    if (g.stride_h != 1 || g.stride_w != 1 || g.kh != g.kw || g.kh < 3 || g.kh > 5) return 0;
+    if (g.c < 16 || g.oc < 16) return 0;
+    // The tile with the fewest multiplications over the map (whole tiles, so a map that the tile does not
+    // divide pays for the overhang).
+    int best = 0;
+    long best_cost = 0;
+    for (int m : tiles_for(g.kh)) {
+        const long n = m + g.kh - 1, tiles = long((g.oh + m - 1) / m) * ((g.ow + m - 1) / m);
+        const long cost = tiles * n * n;
+        if (best == 0 || cost < best_cost) best = m, best_cost = cost;
+    }
+    return best;
+}
+
+void WinogradWeights::pack(const ConvGeometry& g, int tile, const float* weight) {
+    const WinogradTransform t = winograd_transform(tile, g.kh);
+    const int n = t.n, r = t.r, ocp = round_up(g.oc, kLanes);
+    m = tile;
+    u.assign(std::size_t(n) * n * g.c * ocp, 0.0f);
+    std::vector<double> half(std::size_t(n) * r);  // G k: (n, r)
+    for (int o = 0; o < g.oc; ++o)
+        for (int c = 0; c < g.c; ++c) {
+            const float* k = weight + (std::size_t(o) * g.c + c) * r * r;
+            for (int i = 0; i < n; ++i)
+                for (int b = 0; b < r; ++b) {
+                    double sum = 0;
+                    for (int a = 0; a < r; ++a) sum += t.g[i * r + a] * k[a * r + b];
+                    half[i * r + b] = sum;
+                }
+            for (int i = 0; i < n; ++i)
+                for (int j = 0; j < n; ++j) {
+                    double sum = 0;
+                    for (int b = 0; b < r; ++b) sum += half[i * r + b] * t.g[j * r + b];
+                    u[(std::size_t(i * n + j) * g.c + c) * ocp + o] = float(sum);
+                }
+        }
+}
+
+void conv2d_forward_winograd(const ConvGeometry& g, const float* in, const WinogradWeights& weights, const float* bias,
+                             float* out, int threads, WinogradWorkspace& workspace, const ChannelEpilogue* epilogue) {
+    const int m = weights.m;
+    const bool built = m != 0 && g.kh == g.kw &&
+                       weights.u.size() == std::size_t(m + g.kh - 1) * (m + g.kh - 1) * g.c * round_up(g.oc, kLanes);
+    if (!built || g.stride_h != 1 || g.stride_w != 1)
+        throw std::logic_error("conv2d_forward_winograd: the weights were not packed for this convolution");
+    const Plan p = make_plan(g, m);
+    const Job job{g, p, select_kernels(m, g.kh), in, weights.u.data(), bias, out, epilogue};
+    // As many blocks as threads: each thread takes whole blocks. Fewer (a batch of one): the team splits the
+    // output channels, each thread transforming the whole input, which costs less than a barrier per step.
+    const int team = std::min(convolution_threads(g, threads, threads), std::max(p.blocks, p.output_vectors()));
+    const bool per_thread = p.blocks >= team;
+    for (auto* buffer : {&workspace.padded, &workspace.transformed, &workspace.products, &workspace.staged})
+        if (int(buffer->size()) < team) buffer->resize(team);
+    auto grow = [](std::vector<float>& v, std::size_t floats) -> float* {
+        if (v.size() < floats) v.resize(floats);
+        return v.data();
+    };
+    // Every thread has its own buffers, also where threads split a block's output channels: shared products
+    // would put two threads' stores in the same cache lines (2-thread batch-1 products took 1.3x the
+    // 1-thread time for half the work).
+    std::vector<BlockBuffers> buffers(team);
+    for (int t = 0; t < team; ++t)
+        buffers[t] = {grow(workspace.padded[t], std::size_t(p.samples_per_block) * p.padded_floats()),
+                      grow(workspace.transformed[t], p.transformed_floats()),
+                      grow(workspace.products[t], p.products_floats()),
+                      grow(workspace.staged[t], std::size_t(p.samples_per_block) * p.staged_floats())};
+    const int all_vectors = p.output_vectors();
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+        const int thread = omp_get_thread_num();
+        if (per_thread) {
+#pragma omp for schedule(static)
+            for (int block = 0; block < p.blocks; ++block) {
+                const int first = block * p.samples_per_block;
+                run_block(job, first, std::min(p.samples_per_block, g.n - first), {0, all_vectors}, buffers[thread]);
+            }
+        } else {
+            // Vector pairs, as the product kernel takes two output-channel vectors at a time.
+            const int pairs = (all_vectors + 1) / 2, share = (pairs + team - 1) / team;
+            const int begin = std::min(all_vectors, 2 * share * thread);
+            const int end = std::min(all_vectors, 2 * share * (thread + 1));
+            for (int block = 0; block < p.blocks; ++block) {
+                const int first = block * p.samples_per_block;
+                run_block(job, first, std::min(p.samples_per_block, g.n - first), {begin, end}, buffers[thread]);
+            }
+        }
+    }
+}
+
+}  // namespace fer

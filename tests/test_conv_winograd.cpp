@@ -1,0 +1,202 @@
+// The Winograd inference convolution: its 1-D transforms against the correlation they stand for, the kernel
+// against the plain reference for every tile size built (tails of maps, channels and output channels, both
+// paddings, biases and epilogues, one block or many, the team sharing a block or taking whole blocks), its
+// bits from run to run and across thread counts, the layers it is chosen for, and whole networks with it
+// against the direct kernels.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "conv_case.hpp"
+#include "fer/conv_winograd.hpp"
+#include "fer/model_zoo.hpp"
+#include "fer/network.hpp"
+#include "fer/rng.hpp"
+#include "gradcheck.hpp"
+
+using namespace fer;
+using fer::testing::ConvCase;
+using fer::testing::make_geometry;
+using fer::testing::relative_difference;
+
+namespace {
+
+std::vector<float> random_values(std::size_t size, std::uint64_t seed) {
+    const Tensor t = fer::testing::random_tensor({1, 1, 1, int(size)}, seed);
+    return {t.data(), t.data() + size};
+}
+
+std::string describe(const ConvCase& k, int tile, int threads) {
+    char text[160];
+    std::snprintf(text, sizeof text, "n%d c%d %dx%d oc%d k%dx%d %s F(%d) threads %d", k.n, k.c, k.h, k.w, k.oc, k.kh,
+                  k.kw, to_string(k.padding).c_str(), tile, threads);
+    return text;
+}
+
+std::vector<int> tiles_for(int r) {
+    std::vector<int> tiles;
+    for (auto [m, kernel] : winograd_tile_sizes())
+        if (kernel == r) tiles.push_back(m);
+    return tiles;
+}
+
+}  // namespace
+
+TEST_CASE("winograd transforms compute the 1-D correlation") {
+    Rng rng(4);
+    for (auto [m, r] : winograd_tile_sizes()) {
+        CAPTURE(m);
+        CAPTURE(r);
+        const WinogradTransform t = winograd_transform(m, r);
+        REQUIRE(t.n == m + r - 1);
+        REQUIRE(t.at.size() == std::size_t(m * t.n));
+        REQUIRE(t.g.size() == std::size_t(t.n * r));
+        REQUIRE(t.bt.size() == std::size_t(t.n * t.n));
+        for (int trial = 0; trial < 5; ++trial) {
+            std::vector<double> d(t.n), k(r);
+            for (double& v : d) v = rng.uniform(-1.0f, 1.0f);
+            for (double& v : k) v = rng.uniform(-1.0f, 1.0f);
+            std::vector<double> products(t.n);
+            for (int p = 0; p < t.n; ++p) {
+                double gk = 0, btd = 0;
+                for (int j = 0; j < r; ++j) gk += t.g[p * r + j] * k[j];
+                for (int j = 0; j < t.n; ++j) btd += t.bt[p * t.n + j] * d[j];
+                products[p] = gk * btd;
+            }
+            for (int i = 0; i < m; ++i) {
+                double y = 0, expected = 0;
+                for (int p = 0; p < t.n; ++p) y += t.at[i * t.n + p] * products[p];
+                for (int j = 0; j < r; ++j) expected += d[i + j] * k[j];
+                CHECK(std::abs(y - expected) < 1e-12);
+            }
+        }
+    }
+    CHECK_THROWS_AS(winograd_transform(6, 3), std::invalid_argument);
+}
+
+TEST_CASE("winograd convolution matches the reference for every tile size") {
+    // Maps the tiles divide and maps they do not, 'same' (even kernels: asymmetric pads) and 'valid', channels
+    // and output channels past a whole vector, one sample and batches of several blocks.
+    struct Case {
+        ConvCase shape;
+        bool bias, epilogue;
+    };
+    const std::vector<Case> cases = {
+        // n  c   h   w  oc kh kw sh sw padding        bias  epilogue
+        {{1, 32, 24, 24, 32, 4, 4, 1, 1, Padding::same}, true, true},
+        {{1, 32, 12, 12, 64, 5, 5, 1, 1, Padding::same}, true, true},
+        {{1, 16, 24, 24, 32, 5, 5, 1, 1, Padding::same}, false, true},
+        {{1, 64, 12, 12, 64, 3, 3, 1, 1, Padding::same}, true, false},
+        {{2, 128, 6, 6, 128, 3, 3, 1, 1, Padding::same}, true, true},
+        {{1, 128, 3, 3, 256, 3, 3, 1, 1, Padding::same}, true, false},
+        {{3, 3, 13, 11, 5, 3, 3, 1, 1, Padding::same}, true, true},
+        {{2, 17, 10, 7, 20, 4, 4, 1, 1, Padding::valid}, false, false},
+        {{40, 9, 7, 9, 33, 5, 5, 1, 1, Padding::same}, true, true},
+        {{5, 16, 16, 16, 24, 3, 3, 1, 1, Padding::valid}, true, false},
+    };
+    for (const Case& k : cases) {
+        const ConvGeometry g = make_geometry(k.shape);
+        const std::vector<float> in = random_values(g.n * g.input_size(), 1);
+        const std::vector<float> weight = random_values(g.weight_size(), 2);
+        const std::vector<float> bias_values = random_values(g.oc, 3);
+        const std::vector<float> scale = random_values(g.oc, 4), shift = random_values(g.oc, 5);
+        const ChannelEpilogue epilogue_values{scale.data(), shift.data(), true};
+        const float* bias = k.bias ? bias_values.data() : nullptr;
+        const ChannelEpilogue* epilogue = k.epilogue ? &epilogue_values : nullptr;
+
+        std::vector<float> expected(g.n * g.output_size());
+        conv2d_forward_reference(g, in.data(), weight.data(), bias, expected.data());
+        if (epilogue)
+            for (int n = 0; n < g.n; ++n)
+                for (int o = 0; o < g.oc; ++o) {
+                    float* plane = expected.data() + std::size_t(n) * g.output_size() + std::size_t(o) * g.positions();
+                    epilogue->apply(o, plane, plane, g.positions());
+                }
+        for (int tile : tiles_for(g.kh)) {
+            WinogradWeights packed;
+            packed.pack(g, tile, weight.data());
+            std::vector<float> first;
+            for (int threads : {1, 2, 3}) {
+                CAPTURE(describe(k.shape, tile, threads));
+                WinogradWorkspace workspace;
+                std::vector<float> out(g.n * g.output_size(), NAN);
+                conv2d_forward_winograd(g, in.data(), packed, bias, out.data(), threads, workspace, epilogue);
+                // Measured up to 6.6e-6 of the largest output (128 channels, F(4, 3)); a wrong transform
+                // coefficient is off by O(1).
+                CHECK(relative_difference(out, expected) < 5e-5);
+                if (first.empty()) {
+                    first = out;
+                } else {
+                    CHECK(out == first);  // every output has one order of operations whatever the split
+                }
+                conv2d_forward_winograd(g, in.data(), packed, bias, out.data(), threads, workspace, epilogue);
+                CHECK(out == first);  // a reused workspace
+            }
+        }
+    }
+}
+
+TEST_CASE("winograd convolution is chosen for the layers it measured faster on, and refuses others") {
+    // The paper's models' layers it takes, with the tile it takes them with.
+    CHECK(winograd_tile(make_geometry({1, 32, 24, 24, 32, 4, 4, 1, 1, Padding::same})) == 5);
+    CHECK(winograd_tile(make_geometry({1, 32, 12, 12, 64, 5, 5, 1, 1, Padding::same})) == 4);
+    CHECK(winograd_tile(make_geometry({1, 64, 12, 12, 64, 3, 3, 1, 1, Padding::same})) == 4);
+    CHECK(winograd_tile(make_geometry({1, 128, 6, 6, 128, 3, 3, 1, 1, Padding::same})) == 3);
+    CHECK(winograd_tile(make_geometry({1, 128, 3, 3, 256, 3, 3, 1, 1, Padding::same})) == 3);
+    // And the ones it leaves to the direct kernels.
+    CHECK(winograd_tile(make_geometry({1, 16, 48, 48, 16, 7, 7, 1, 1, Padding::same})) == 0);  // 7x7
+    CHECK(winograd_tile(make_geometry({1, 1, 48, 48, 32, 5, 5, 1, 1, Padding::same})) == 0);   // one channel
+    CHECK(winograd_tile(make_geometry({1, 256, 3, 3, 7, 3, 3, 1, 1, Padding::same})) == 0);    // 7 outputs
+    CHECK(winograd_tile(make_geometry({1, 32, 24, 24, 32, 3, 3, 2, 2, Padding::same})) == 0);  // stride 2
+    CHECK(winograd_tile(make_geometry({1, 32, 24, 24, 32, 3, 5, 1, 1, Padding::same})) == 0);  // not square
+    CHECK(winograd_tile(make_geometry({1, 32, 24, 24, 32, 1, 1, 1, 1, Padding::same})) == 0);  // pointwise
+
+    const ConvGeometry g = make_geometry({1, 16, 8, 8, 16, 3, 3, 1, 1, Padding::same});
+    const std::vector<float> in(g.input_size(), 1.0f), weight(g.weight_size(), 1.0f);
+    std::vector<float> out(g.output_size());
+    WinogradWorkspace workspace;
+    WinogradWeights unpacked;
+    CHECK_THROWS_AS(conv2d_forward_winograd(g, in.data(), unpacked, nullptr, out.data(), 1, workspace),
+                    std::logic_error);
+    WinogradWeights other;
+    other.pack(make_geometry({1, 16, 8, 8, 32, 3, 3, 1, 1, Padding::same}), 4, weight.data());
+    CHECK_THROWS_AS(conv2d_forward_winograd(g, in.data(), other, nullptr, out.data(), 1, workspace), std::logic_error);
+    WinogradWeights wrong_tile;
+    CHECK_THROWS_AS(wrong_tile.pack(g, 5, weight.data()), std::invalid_argument);  // F(5, 3) is not built
+}
+
+TEST_CASE("winograd inference of every zoo model is close to the direct kernels and sees changed parameters") {
+    for (const std::string& name : model_names())
+        for (int batch : {1, 4}) {
+            CAPTURE(name);
+            CAPTURE(batch);
+            Network net = build_model(name, 7);
+            const Tensor images = fer::testing::random_tensor({batch, 1, 48, 48}, 8);
+            const Context direct_ctx = Context::eval(RunOptions{2, Precision::fp32, false});
+            const Context winograd_ctx = Context::eval(RunOptions{2, Precision::fp32, true});
+            // Logits: an untrained network's probabilities are close to uniform, so they would hide differences.
+            const Tensor direct = net.forward_logits(images, direct_ctx);
+            const Tensor winograd = net.forward_logits(images, winograd_ctx);
+            const std::vector<float> direct_values(direct.data(), direct.data() + direct.size());
+            const std::vector<float> winograd_values(winograd.data(), winograd.data() + winograd.size());
+            const double difference = relative_difference(winograd_values, direct_values);
+            CHECK(difference > 0);     // it did run another kernel
+            CHECK(difference < 1e-5);  // measured up to 9e-7
+            const Tensor again = net.forward_logits(images, winograd_ctx);
+            CHECK(std::equal(again.data(), again.data() + again.size(), winograd.data()));
+
+            // New parameters through params(): the next forward must use them, like a network built with them.
+            for (float& p : net.params()) p *= 0.5f;
+            const Tensor changed = net.forward_logits(images, winograd_ctx);
+            Network fresh = build_model(name, 7);
+            std::copy(net.params().begin(), net.params().end(), fresh.params().begin());
+            std::copy(net.state().begin(), net.state().end(), fresh.state().begin());
+            const Tensor expected = fresh.forward_logits(images, winograd_ctx);
+            CHECK(std::equal(changed.data(), changed.data() + changed.size(), expected.data()));
+            CHECK_FALSE(std::equal(changed.data(), changed.data() + changed.size(), winograd.data()));
+        }
+}
