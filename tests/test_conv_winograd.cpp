@@ -163,7 +163,8 @@ TEST_CASE("winograd convolution is chosen for the layers it measured faster on, 
     CHECK_THROWS_AS(conv2d_forward_winograd(g, in.data(), unpacked, nullptr, out.data(), 1, workspace),
                     std::logic_error);
     WinogradWeights other;
-    other.pack(make_geometry({1, 16, 8, 8, 32, 3, 3, 1, 1, Padding::same}), 4, weight.data());
+    const ConvGeometry wider = make_geometry({1, 16, 8, 8, 32, 3, 3, 1, 1, Padding::same});
+    other.pack(wider, 4, std::vector<float>(wider.weight_size(), 1.0f).data());
     CHECK_THROWS_AS(conv2d_forward_winograd(g, in.data(), other, nullptr, out.data(), 1, workspace), std::logic_error);
     WinogradWeights wrong_tile;
     CHECK_THROWS_AS(wrong_tile.pack(g, 5, weight.data()), std::invalid_argument);  // F(5, 3) is not built
