@@ -146,7 +146,8 @@ TEST_CASE("winograd convolution is chosen for the layers it measured faster on, 
     CHECK(winograd_tile(make_geometry({1, 32, 12, 12, 64, 5, 5, 1, 1, Padding::same})) == 4);
     CHECK(winograd_tile(make_geometry({1, 64, 12, 12, 64, 3, 3, 1, 1, Padding::same})) == 4);
     CHECK(winograd_tile(make_geometry({1, 128, 6, 6, 128, 3, 3, 1, 1, Padding::same})) == 3);
-    CHECK(winograd_tile(make_geometry({1, 128, 3, 3, 256, 3, 3, 1, 1, Padding::same})) == 3);
+    CHECK(winograd_tile(make_geometry({4, 128, 3, 3, 256, 3, 3, 1, 1, Padding::same})) == 3);
+    CHECK(winograd_tile(make_geometry({1, 128, 3, 3, 256, 3, 3, 1, 1, Padding::same})) == 0);  // one tile
     // And the ones it leaves to the direct kernels.
     CHECK(winograd_tile(make_geometry({1, 16, 48, 48, 16, 7, 7, 1, 1, Padding::same})) == 0);  // 7x7
     CHECK(winograd_tile(make_geometry({1, 1, 48, 48, 32, 5, 5, 1, 1, Padding::same})) == 0);   // one channel

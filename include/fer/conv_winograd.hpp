@@ -35,7 +35,8 @@ std::vector<std::pair<int, int>> winograd_tile_sizes();
 WinogradTransform winograd_transform(int m, int r);
 
 // The output tile m the kernel would use for g: stride 1, a square 3x3, 4x4 or 5x5 kernel, at least 16
-// input and output channels; 0 where it does not apply or measured no faster (docs/performance.md).
+// input and output channels and 4 tiles over the batch; 0 where it does not apply or measured no faster
+// (docs/performance.md).
 int winograd_tile(const ConvGeometry& g);
 
 // The transformed kernel: (n*n, C, OCp) with OCp = OC rounded up to the vector width (zero past OC).
