@@ -100,24 +100,102 @@ constexpr std::array<std::array<float, Cols>, Rows> to_float(const std::array<st
     return f;
 }
 
+// Pairs of points p and -p make mirror images in the transforms, which halve their work:
+// - in B^T, the rows of p and -p agree in their even coefficients and are opposite in their odd ones, so
+//   with E and O the sums over the even and the odd coefficients, the two outputs are E + O and E - O;
+// - in A^T, the columns of p and -p agree in even rows and are opposite in odd ones, so the two inputs
+//   enter every even row as their sum and every odd row as their difference.
+template <std::size_t Rows, std::size_t K>
+struct MirroredRows {
+    std::array<int, Rows> mirror_of{};   // the earlier row this row mirrors, or -1
+    std::array<bool, Rows> leads{};      // a later row mirrors this one
+    FloatMatrix<Rows, K> even{}, odd{};  // each row's even and odd coefficients (the other ones zero)
+};
+
+template <std::size_t Rows, std::size_t K>
+constexpr MirroredRows<Rows, K> mirror_rows(const FloatMatrix<Rows, K>& t) {
+    MirroredRows<Rows, K> m;
+    for (std::size_t i = 0; i < Rows; ++i) {
+        m.mirror_of[i] = -1;
+        for (std::size_t k = 0; k < K; ++k) (k % 2 ? m.odd : m.even)[i][k] = t[i][k];
+    }
+    for (std::size_t i = 0; i < Rows; ++i)
+        for (std::size_t j = 0; j < i && m.mirror_of[i] < 0; ++j) {
+            if (m.leads[j] || m.mirror_of[j] >= 0) continue;
+            bool mirrored = true, odd_part = false;
+            for (std::size_t k = 0; k < K; ++k) {
+                const float expected = k % 2 ? -t[j][k] : t[j][k];
+                const float difference = t[i][k] - expected;
+                mirrored = mirrored && (difference < 0 ? -difference : difference) <= 1e-6f;
+                odd_part = odd_part || (k % 2 && t[j][k] != 0.0f);
+            }
+            if (mirrored && odd_part) m.mirror_of[i] = int(j), m.leads[j] = true;
+        }
+    return m;
+}
+
+template <std::size_t Rows, std::size_t K>
+struct MirroredColumns {
+    std::array<int, K> partner{};   // for the first column of a pair, its mirror; otherwise -1
+    FloatMatrix<Rows, K> folded{};  // the matrix with each pair's second column zeroed
+};
+
+template <std::size_t Rows, std::size_t K>
+constexpr MirroredColumns<Rows, K> mirror_columns(const FloatMatrix<Rows, K>& t) {
+    MirroredColumns<Rows, K> m;
+    m.folded = t;
+    std::array<bool, K> taken{};
+    for (std::size_t p = 0; p < K; ++p) m.partner[p] = -1;
+    for (std::size_t q = 0; q < K; ++q)
+        for (std::size_t p = 0; p < q && !taken[q]; ++p) {
+            if (taken[p]) continue;
+            bool mirrored = true, odd_part = false;
+            for (std::size_t i = 0; i < Rows; ++i) {
+                mirrored = mirrored && t[i][q] == (i % 2 ? -t[i][p] : t[i][p]);
+                odd_part = odd_part || (i % 2 && t[i][p] != 0.0f);
+            }
+            if (!mirrored || !odd_part) continue;
+            m.partner[p] = int(q);
+            taken[p] = taken[q] = true;
+            for (std::size_t i = 0; i < Rows; ++i) m.folded[i][q] = 0.0f;
+        }
+    return m;
+}
+
 template <int M, int R>
 struct Winograd {
     static constexpr int N = M + R - 1;
     static constexpr Transforms<M, R> exact = make_transforms<M, R>();
     static constexpr FloatMatrix<M, N> at = to_float(exact.at);
     static constexpr FloatMatrix<N, N> bt = to_float(exact.bt);
+    static constexpr MirroredRows<N, N> bt_mirrors = mirror_rows(bt);
+    static constexpr MirroredColumns<M, N> at_mirrors = mirror_columns(at);
 };
 
+// The pairs (1, -1), (2, -2) and (1/2, -1/2) are found: points 1 and 2 are rows 1 and 3 (columns too).
+static_assert(Winograd<4, 5>::bt_mirrors.mirror_of[2] == 1 && Winograd<4, 5>::bt_mirrors.mirror_of[4] == 3 &&
+              Winograd<4, 5>::bt_mirrors.mirror_of[6] == 5 && Winograd<4, 5>::bt_mirrors.mirror_of[7] == -1);
+static_assert(Winograd<4, 5>::at_mirrors.partner[1] == 2 && Winograd<4, 5>::at_mirrors.partner[3] == 4 &&
+              Winograd<4, 5>::at_mirrors.partner[5] == 6 && Winograd<4, 5>::at_mirrors.partner[0] == -1);
+// Without -2 (F(3, 3): points 0, 1, -1, 2) the set is not symmetric, and the rows of 1 and -1 are no mirrors.
+static_assert(Winograd<4, 3>::bt_mirrors.mirror_of[2] == 1 && Winograd<3, 3>::bt_mirrors.mirror_of[2] == -1);
+
 // sum_k coefs[k] * x[k]. coefs is a row of a constexpr matrix and the loop is unrolled, so the zero and
-// unit coefficients fold away at compile time (the transforms are a third zeros).
-template <int K>
+// unit coefficients fold away at compile time (the transforms are a third zeros), and so does the choice
+// of the first term, which starts the sum.
+template <std::size_t K>
 inline Lanes combine(const std::array<float, K>& coefs, const Lanes* x) {
     Lanes sum = broadcast(0.0f);
+    bool started = false;
 #pragma GCC unroll 8
-    for (int k = 0; k < K; ++k) {
+    for (std::size_t k = 0; k < K; ++k) {
         const float c = coefs[k];
         if (c == 0.0f) continue;
-        if (c == 1.0f) {
+        const Lanes term = c == 1.0f ? x[k] : c == -1.0f ? -x[k] : broadcast(c) * x[k];
+        if (!started) {
+            sum = term;
+            started = true;
+        } else if (c == 1.0f) {
             sum += x[k];
         } else if (c == -1.0f) {
             sum -= x[k];
@@ -126,6 +204,40 @@ inline Lanes combine(const std::array<float, K>& coefs, const Lanes* x) {
         }
     }
     return sum;
+}
+
+// out = t x for the input transform's B^T, mirrored rows from their partners' even and odd sums.
+template <std::size_t Rows, std::size_t K>
+inline void multiply_mirrored_rows(const FloatMatrix<Rows, K>& t, const MirroredRows<Rows, K>& m, const Lanes* x,
+                                   Lanes* out) {
+    Lanes even[Rows], odd[Rows];
+#pragma GCC unroll 8
+    for (std::size_t i = 0; i < Rows; ++i) {
+        if (m.mirror_of[i] >= 0) {
+            out[i] = even[m.mirror_of[i]] - odd[m.mirror_of[i]];
+        } else if (m.leads[i]) {
+            even[i] = combine<K>(m.even[i], x);
+            odd[i] = combine<K>(m.odd[i], x);
+            out[i] = even[i] + odd[i];
+        } else {
+            out[i] = combine<K>(t[i], x);
+        }
+    }
+}
+
+// out = t x for the output transform's A^T, each pair of mirrored columns entering as a sum (even rows) or
+// a difference (odd rows).
+template <std::size_t Rows, std::size_t K>
+inline void multiply_mirrored_columns(const MirroredColumns<Rows, K>& m, const Lanes* x, Lanes* out) {
+    Lanes sums[K], differences[K];
+#pragma GCC unroll 8
+    for (std::size_t p = 0; p < K; ++p) {
+        const int q = m.partner[p];
+        sums[p] = q >= 0 ? x[p] + x[q] : x[p];
+        differences[p] = q >= 0 ? x[p] - x[q] : x[p];
+    }
+#pragma GCC unroll 8
+    for (std::size_t i = 0; i < Rows; ++i) out[i] = combine<K>(m.folded[i], i % 2 ? differences : sums);
 }
 
 Lanes load(const float* from) {
@@ -233,17 +345,20 @@ void transform_input_tile(const Plan& p, const float* patch, float* transformed,
     Lanes rows_done[N][N];  // B^T d: [i][x]
 #pragma GCC unroll 8
     for (int x = 0; x < N; ++x) {
-        Lanes column[N];
+        Lanes column[N], done[N];
 #pragma GCC unroll 8
         for (int k = 0; k < N; ++k) column[k] = load(patch + k * row_stride + x * column_stride);
+        multiply_mirrored_rows(W::bt, W::bt_mirrors, column, done);
 #pragma GCC unroll 8
-        for (int i = 0; i < N; ++i) rows_done[i][x] = combine<N>(W::bt[i], column);
+        for (int i = 0; i < N; ++i) rows_done[i][x] = done[i];
     }
 #pragma GCC unroll 8
-    for (int i = 0; i < N; ++i)
+    for (int i = 0; i < N; ++i) {
+        Lanes done[N];
+        multiply_mirrored_rows(W::bt, W::bt_mirrors, rows_done[i], done);
 #pragma GCC unroll 8
-        for (int j = 0; j < N; ++j)
-            store(transformed + std::size_t(i * N + j) * position_stride, combine<N>(W::bt[j], rows_done[i]));
+        for (int j = 0; j < N; ++j) store(transformed + std::size_t(i * N + j) * position_stride, done[j]);
+    }
 }
 
 // One tile's vector of output channels: products[pos * position_stride] are its n^2 products; writes
@@ -258,18 +373,21 @@ void transform_output_tile(const Plan& p, const float* products, std::size_t pos
     Lanes rows_done[M][N];  // A^T P: [i][x]
 #pragma GCC unroll 8
     for (int x = 0; x < N; ++x) {
-        Lanes column[N];
+        Lanes column[N], done[M];
 #pragma GCC unroll 8
         for (int k = 0; k < N; ++k) column[k] = load(products + std::size_t(k * N + x) * position_stride);
+        multiply_mirrored_columns(W::at_mirrors, column, done);
 #pragma GCC unroll 8
-        for (int i = 0; i < M; ++i) rows_done[i][x] = combine<N>(W::at[i], column);
+        for (int i = 0; i < M; ++i) rows_done[i][x] = done[i];
     }
     // Loops of constant length, so that the coefficients fold.
 #pragma GCC unroll 8
-    for (int i = 0; i < M; ++i)
+    for (int i = 0; i < M; ++i) {
+        Lanes done[M];
+        multiply_mirrored_columns(W::at_mirrors, rows_done[i], done);
 #pragma GCC unroll 8
-        for (int j = 0; j < M; ++j)
-            store(staged + i * row_stride + j * column_stride, combine<N>(W::at[j], rows_done[i]) + bias);
+        for (int j = 0; j < M; ++j) store(staged + i * row_stride + j * column_stride, done[j] + bias);
+    }
 }
 
 // The products of one position: out (rows, OCp) = a (rows, C) x b (C, OCp), for kRows rows and kVectors
