@@ -458,36 +458,6 @@ struct TileKernels {
 };
 
 template <int M, int R>
-constexpr TileKernels tile_kernels() {
-    return {transform_input_tile<M, R>, transform_output_tile<M, R>};
-}
-
-// F(6, 3) measured slower than F(4, 3) at batch 1 on 12x12 maps and than F(3, 3) on 6x6 ones (its
-// transformed weights are 1.8x larger, and a batch-1 product reads them for only a few tiles), so it is
-// not built; F(2, 7) took 2.7x the direct kernel's time on gap's 16 -> 16 7x7 layer (with 16 channels the
-// transforms cost as much as the products), so 7x7 kernels stay direct.
-constexpr std::array<std::pair<int, int>, 6> kTileSizes = {{{4, 3}, {3, 3}, {5, 4}, {3, 4}, {4, 5}, {2, 5}}};
-
-TileKernels select_kernels(int m, int r) {
-    switch (m * 10 + r) {
-        case 43:
-            return tile_kernels<4, 3>();
-        case 33:
-            return tile_kernels<3, 3>();
-        case 54:
-            return tile_kernels<5, 4>();
-        case 34:
-            return tile_kernels<3, 4>();
-        case 45:
-            return tile_kernels<4, 5>();
-        case 25:
-            return tile_kernels<2, 5>();
-        default:
-            throw std::invalid_argument("winograd: no F(" + std::to_string(m) + ", " + std::to_string(r) + ") kernel");
-    }
-}
-
-template <int M, int R>
 WinogradTransform exact_transform() {
     constexpr Transforms<M, R> t = Winograd<M, R>::exact;
     constexpr int N = M + R - 1;
@@ -496,6 +466,31 @@ WinogradTransform exact_transform() {
     for (const auto& row : t.g) w.g.insert(w.g.end(), row.begin(), row.end());
     for (const auto& row : t.bt) w.bt.insert(w.bt.end(), row.begin(), row.end());
     return w;
+}
+
+// One tile size built: F(m, r), its kernels and its transforms.
+struct TileSize {
+    int m, r;
+    TileKernels kernels;
+    WinogradTransform (*transform)();
+};
+
+template <int M, int R>
+constexpr TileSize tile_size() {
+    return {M, R, {transform_input_tile<M, R>, transform_output_tile<M, R>}, exact_transform<M, R>};
+}
+
+// F(6, 3) measured slower than F(4, 3) at batch 1 on 12x12 maps and than F(3, 3) on 6x6 ones (its
+// transformed weights are 1.8x larger, and a batch-1 product reads them for only a few tiles), so it is
+// not built; F(2, 7) took 2.7x the direct kernel's time on gap's 16 -> 16 7x7 layer (with 16 channels the
+// transforms cost as much as the products), so 7x7 kernels stay direct.
+constexpr std::array<TileSize, 6> kTileSizes = {tile_size<4, 3>(), tile_size<3, 3>(), tile_size<5, 4>(),
+                                                tile_size<3, 4>(), tile_size<4, 5>(), tile_size<2, 5>()};
+
+const TileSize& find_tile_size(int m, int r) {
+    for (const TileSize& size : kTileSizes)
+        if (size.m == m && size.r == r) return size;
+    throw std::invalid_argument("winograd: no F(" + std::to_string(m) + ", " + std::to_string(r) + ") kernel");
 }
 
 // Everything one call needs.
@@ -585,34 +580,21 @@ void run_block(const Job& job, int first, int samples, std::pair<int, int> vecto
 // The tile sizes built for kernel size r.
 std::vector<int> tiles_for(int r) {
     std::vector<int> tiles;
-    for (auto [m, kernel] : kTileSizes)
-        if (kernel == r) tiles.push_back(m);
+    for (const TileSize& size : kTileSizes)
+        if (size.r == r) tiles.push_back(size.m);
     return tiles;
 }
 
 }  // namespace
 
 std::vector<std::pair<int, int>> winograd_tile_sizes() {
-    return {kTileSizes.begin(), kTileSizes.end()};
+    std::vector<std::pair<int, int>> sizes;
+    for (const TileSize& size : kTileSizes) sizes.emplace_back(size.m, size.r);
+    return sizes;
 }
 
 WinogradTransform winograd_transform(int m, int r) {
-    switch (m * 10 + r) {
-        case 43:
-            return exact_transform<4, 3>();
-        case 33:
-            return exact_transform<3, 3>();
-        case 54:
-            return exact_transform<5, 4>();
-        case 34:
-            return exact_transform<3, 4>();
-        case 45:
-            return exact_transform<4, 5>();
-        case 25:
-            return exact_transform<2, 5>();
-        default:
-            throw std::invalid_argument("winograd: no F(" + std::to_string(m) + ", " + std::to_string(r) + ")");
-    }
+    return find_tile_size(m, r).transform();
 }
 
 constexpr long kMinTiles = 4;
@@ -669,7 +651,7 @@ void conv2d_forward_winograd(const ConvGeometry& g, const float* in, const Winog
     if (!built || g.stride_h != 1 || g.stride_w != 1)
         throw std::logic_error("conv2d_forward_winograd: the weights were not packed for this convolution");
     const Plan p = make_plan(g, m);
-    const Job job{g, p, select_kernels(m, g.kh), in, weights.u.data(), bias, out, epilogue};
+    const Job job{g, p, find_tile_size(m, g.kh).kernels, in, weights.u.data(), bias, out, epilogue};
     // As many blocks as threads: each thread takes whole blocks. Fewer (a batch of one): the team splits the
     // output channels, each thread transforming the whole input, which costs less than a barrier per step.
     const int team = std::min(convolution_threads(g, threads, threads), std::max(p.blocks, p.output_vectors()));

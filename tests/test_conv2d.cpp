@@ -21,10 +21,7 @@ using fer::testing::relative_difference;
 namespace {
 
 std::string describe(const ConvCase& k, int threads) {
-    char text[160];
-    std::snprintf(text, sizeof text, "n%d c%d %dx%d oc%d k%dx%d s%dx%d %s threads %d", k.n, k.c, k.h, k.w, k.oc, k.kh,
-                  k.kw, k.stride_h, k.stride_w, to_string(k.padding).c_str(), threads);
-    return text;
+    return fer::testing::describe(k) + " threads " + std::to_string(threads);
 }
 
 std::vector<float> random_vector(std::size_t size, std::uint64_t seed) {

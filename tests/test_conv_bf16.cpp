@@ -19,15 +19,13 @@
 
 using namespace fer;
 using fer::testing::ConvCase;
+using fer::testing::ForwardCase;
+using fer::testing::ForwardOperands;
 using fer::testing::make_geometry;
+using fer::testing::random_values;
 using fer::testing::relative_difference;
 
 namespace {
-
-std::vector<float> random_values(std::size_t size, std::uint64_t seed) {
-    const Tensor t = fer::testing::random_tensor({1, 1, 1, int(size)}, seed);
-    return {t.data(), t.data() + size};
-}
 
 float from_bits(std::uint32_t bits) {
     float value;
@@ -50,26 +48,12 @@ TEST_CASE("to_bf16 rounds to nearest, ties to even, and keeps NaN and infinity")
     CHECK(from_bf16(to_bf16(3.0f)) == 3.0f);
 }
 
-namespace {
-
-struct Bf16Case {
-    ConvCase shape;
-    bool bias, epilogue;
-};
-
-std::string describe(const ConvCase& k, int threads) {
-    char text[160];
-    std::snprintf(text, sizeof text, "n%d c%d %dx%d oc%d k%dx%d %s threads %d", k.n, k.c, k.h, k.w, k.oc, k.kh, k.kw,
-                  to_string(k.padding).c_str(), threads);
-    return text;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("bf16 convolution matches the bf16 reference") {
     // Contiguous blocks (rows >= 24 or >= 12 wide) with partial last blocks, gathered blocks on small maps,
     // one and several channel vectors with a partial last one, odd input channels, 'valid' and even kernels.
-    const std::vector<Bf16Case> cases = {
+    const std::vector<ForwardCase> cases = {
         // n  c   h   w  oc kh kw sh sw padding        bias  epilogue
         {{1, 16, 48, 48, 16, 7, 7, 1, 1, Padding::same}, true, true},
         {{1, 1, 48, 48, 16, 7, 7, 1, 1, Padding::same}, true, false},
@@ -88,33 +72,22 @@ TEST_CASE("bf16 convolution matches the bf16 reference") {
         MESSAGE("skipped: this build or CPU has no AVX-512 BF16");
         return;
     }
-    for (const Bf16Case& k : cases) {
-        const ConvGeometry g = make_geometry(k.shape);
-        const std::vector<float> in = random_values(g.n * g.input_size(), 1);
-        const std::vector<float> weight = random_values(g.weight_size(), 2);
-        const std::vector<float> bias_values = random_values(g.oc, 3);
-        const std::vector<float> scale = random_values(g.oc, 4), shift = random_values(g.oc, 5);
-        const ChannelEpilogue epilogue_values{scale.data(), shift.data(), true};
-        const float* bias = k.bias ? bias_values.data() : nullptr;
-        const ChannelEpilogue* epilogue = k.epilogue ? &epilogue_values : nullptr;
+    for (const ForwardCase& k : cases) {
+        const ForwardOperands operands(k);
+        const ConvGeometry& g = operands.geometry;
+        const std::vector<float>&in = operands.values.in, &weight = operands.values.weight;
+        const float* bias = operands.bias();
+        const ChannelEpilogue* epilogue = operands.epilogue();
 
         std::vector<float> expected(g.n * g.output_size());
         conv2d_forward_bf16_reference(g, in.data(), weight.data(), bias, expected.data(), epilogue);
         Bf16ConvWeights packed;
         packed.pack(g, weight.data());
-        std::vector<float> first;
-        for (int threads : {1, 2}) {
-            CAPTURE(describe(k.shape, threads));
+        CAPTURE(fer::testing::describe(k.shape));
+        fer::testing::check_fast_kernel(expected, 1e-5, {1, 2}, [&](int threads, std::vector<float>& out) {
             Bf16ConvWorkspace workspace;
-            std::vector<float> out(g.n * g.output_size(), NAN);
             conv2d_forward_bf16(g, in.data(), packed, bias, out.data(), threads, workspace, epilogue);
-            CHECK(relative_difference(out, expected) < 1e-5);
-            if (first.empty()) {
-                first = out;
-            } else {
-                CHECK(out == first);  // each output's sum has one order whatever the split
-            }
-        }
+        });
     }
 }
 

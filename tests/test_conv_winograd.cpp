@@ -20,22 +20,12 @@
 
 using namespace fer;
 using fer::testing::ConvCase;
+using fer::testing::ForwardCase;
+using fer::testing::ForwardOperands;
 using fer::testing::make_geometry;
 using fer::testing::relative_difference;
 
 namespace {
-
-std::vector<float> random_values(std::size_t size, std::uint64_t seed) {
-    const Tensor t = fer::testing::random_tensor({1, 1, 1, int(size)}, seed);
-    return {t.data(), t.data() + size};
-}
-
-std::string describe(const ConvCase& k, int tile, int threads) {
-    char text[160];
-    std::snprintf(text, sizeof text, "n%d c%d %dx%d oc%d k%dx%d %s F(%d) threads %d", k.n, k.c, k.h, k.w, k.oc, k.kh,
-                  k.kw, to_string(k.padding).c_str(), tile, threads);
-    return text;
-}
 
 std::vector<int> tiles_for(int r) {
     std::vector<int> tiles;
@@ -81,11 +71,7 @@ TEST_CASE("winograd transforms compute the 1-D correlation") {
 TEST_CASE("winograd convolution matches the reference for every tile size") {
     // Maps the tiles divide and maps they do not, 'same' (even kernels: asymmetric pads) and 'valid', channels
     // and output channels past a whole vector, one sample and batches of several blocks.
-    struct Case {
-        ConvCase shape;
-        bool bias, epilogue;
-    };
-    const std::vector<Case> cases = {
+    const std::vector<ForwardCase> cases = {
         // n  c   h   w  oc kh kw sh sw padding        bias  epilogue
         {{1, 32, 24, 24, 32, 4, 4, 1, 1, Padding::same}, true, true},
         {{1, 32, 12, 12, 64, 5, 5, 1, 1, Padding::same}, true, true},
@@ -98,15 +84,12 @@ TEST_CASE("winograd convolution matches the reference for every tile size") {
         {{40, 9, 7, 9, 33, 5, 5, 1, 1, Padding::same}, true, true},
         {{5, 16, 16, 16, 24, 3, 3, 1, 1, Padding::valid}, true, false},
     };
-    for (const Case& k : cases) {
-        const ConvGeometry g = make_geometry(k.shape);
-        const std::vector<float> in = random_values(g.n * g.input_size(), 1);
-        const std::vector<float> weight = random_values(g.weight_size(), 2);
-        const std::vector<float> bias_values = random_values(g.oc, 3);
-        const std::vector<float> scale = random_values(g.oc, 4), shift = random_values(g.oc, 5);
-        const ChannelEpilogue epilogue_values{scale.data(), shift.data(), true};
-        const float* bias = k.bias ? bias_values.data() : nullptr;
-        const ChannelEpilogue* epilogue = k.epilogue ? &epilogue_values : nullptr;
+    for (const ForwardCase& k : cases) {
+        const ForwardOperands operands(k);
+        const ConvGeometry& g = operands.geometry;
+        const std::vector<float>&in = operands.values.in, &weight = operands.values.weight;
+        const float* bias = operands.bias();
+        const ChannelEpilogue* epilogue = operands.epilogue();
 
         std::vector<float> expected(g.n * g.output_size());
         conv2d_forward_reference(g, in.data(), weight.data(), bias, expected.data());
@@ -117,25 +100,19 @@ TEST_CASE("winograd convolution matches the reference for every tile size") {
                     epilogue->apply(o, plane, plane, g.positions());
                 }
         for (int tile : tiles_for(g.kh)) {
+            CAPTURE(fer::testing::describe(k.shape));
+            CAPTURE(tile);
             WinogradWeights packed;
             packed.pack(g, tile, weight.data());
-            std::vector<float> first;
-            for (int threads : {1, 2, 3}) {
-                CAPTURE(describe(k.shape, tile, threads));
+            // Measured up to 6.6e-6 of the largest output (128 channels, F(4, 3)); a wrong transform coefficient
+            // is off by O(1).
+            fer::testing::check_fast_kernel(expected, 5e-5, {1, 2, 3}, [&](int threads, std::vector<float>& out) {
                 WinogradWorkspace workspace;
-                std::vector<float> out(g.n * g.output_size(), NAN);
                 conv2d_forward_winograd(g, in.data(), packed, bias, out.data(), threads, workspace, epilogue);
-                // Measured up to 6.6e-6 of the largest output (128 channels, F(4, 3)); a wrong transform
-                // coefficient is off by O(1).
-                CHECK(relative_difference(out, expected) < 5e-5);
-                if (first.empty()) {
-                    first = out;
-                } else {
-                    CHECK(out == first);  // every output has one order of operations whatever the split
-                }
+                const std::vector<float> first = out;
                 conv2d_forward_winograd(g, in.data(), packed, bias, out.data(), threads, workspace, epilogue);
                 CHECK(out == first);  // a reused workspace
-            }
+            });
         }
     }
 }
