@@ -26,7 +26,10 @@ namespace {
 // m-1): both are evaluated at n-1 points and at infinity (the leading coefficient), multiplied, and the
 // product's n coefficients recovered by Lagrange interpolation. Small points first: they keep the
 // transforms' entries, and so the rounding, small.
-constexpr std::array<double, 7> kPoints = {0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5};
+// F(4, 7), the only tile with more than 8 points, also takes 5/4 and -5/4: of the pairs tried after the first
+// seven points, the most accurate (largest error of gap's 7x7 layer 3.9e-5 of its largest output; 3/4:
+// 6.2e-5, 3/2: 1.2e-4, 1/4: 5.3e-4, 3: 4.2e-4, 4: 6.1e-4).
+constexpr std::array<double, 9> kPoints = {0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 1.25, -1.25};
 
 template <int Rows, int Cols>
 using DoubleMatrix = std::array<std::array<double, Cols>, Rows>;
@@ -187,7 +190,7 @@ template <std::size_t K>
 inline Lanes combine(const std::array<float, K>& coefs, const Lanes* x) {
     Lanes sum = broadcast(0.0f);
     bool started = false;
-#pragma GCC unroll 8
+#pragma GCC unroll 10
     for (std::size_t k = 0; k < K; ++k) {
         const float c = coefs[k];
         if (c == 0.0f) continue;
@@ -211,7 +214,7 @@ template <std::size_t Rows, std::size_t K>
 inline void multiply_mirrored_rows(const FloatMatrix<Rows, K>& t, const MirroredRows<Rows, K>& m, const Lanes* x,
                                    Lanes* out) {
     Lanes even[Rows], odd[Rows];
-#pragma GCC unroll 8
+#pragma GCC unroll 10
     for (std::size_t i = 0; i < Rows; ++i) {
         if (m.mirror_of[i] >= 0) {
             out[i] = even[m.mirror_of[i]] - odd[m.mirror_of[i]];
@@ -230,13 +233,13 @@ inline void multiply_mirrored_rows(const FloatMatrix<Rows, K>& t, const Mirrored
 template <std::size_t Rows, std::size_t K>
 inline void multiply_mirrored_columns(const MirroredColumns<Rows, K>& m, const Lanes* x, Lanes* out) {
     Lanes sums[K], differences[K];
-#pragma GCC unroll 8
+#pragma GCC unroll 10
     for (std::size_t p = 0; p < K; ++p) {
         const int q = m.partner[p];
         sums[p] = q >= 0 ? x[p] + x[q] : x[p];
         differences[p] = q >= 0 ? x[p] - x[q] : x[p];
     }
-#pragma GCC unroll 8
+#pragma GCC unroll 10
     for (std::size_t i = 0; i < Rows; ++i) out[i] = combine<K>(m.folded[i], i % 2 ? differences : sums);
 }
 
@@ -336,27 +339,28 @@ Plan make_plan(const ConvGeometry& g, int m) {
 // ---- the steps, on one block of samples ----
 
 // One tile's vector of channels: patch is its n x n corner in the padded copy; writes B^T d B to
-// transformed[pos * position_stride] for the n^2 positions.
+// transformed[pos * position_stride] for the n^2 positions. (The unrolling covers the largest tile, n = 10:
+// a partly unrolled loop leaves the coefficients to run time, which made F(4, 7) four times slower.)
 template <int M, int R>
 void transform_input_tile(const Plan& p, const float* patch, float* transformed, std::size_t position_stride) {
     using W = Winograd<M, R>;
     constexpr int N = W::N;
     const std::size_t row_stride = std::size_t(p.padded_w) * p.channels_padded, column_stride = p.channels_padded;
     Lanes rows_done[N][N];  // B^T d: [i][x]
-#pragma GCC unroll 8
+#pragma GCC unroll 10
     for (int x = 0; x < N; ++x) {
         Lanes column[N], done[N];
-#pragma GCC unroll 8
+#pragma GCC unroll 10
         for (int k = 0; k < N; ++k) column[k] = load(patch + k * row_stride + x * column_stride);
         multiply_mirrored_rows(W::bt, W::bt_mirrors, column, done);
-#pragma GCC unroll 8
+#pragma GCC unroll 10
         for (int i = 0; i < N; ++i) rows_done[i][x] = done[i];
     }
-#pragma GCC unroll 8
+#pragma GCC unroll 10
     for (int i = 0; i < N; ++i) {
         Lanes done[N];
         multiply_mirrored_rows(W::bt, W::bt_mirrors, rows_done[i], done);
-#pragma GCC unroll 8
+#pragma GCC unroll 10
         for (int j = 0; j < N; ++j) store(transformed + std::size_t(i * N + j) * position_stride, done[j]);
     }
 }
@@ -371,21 +375,21 @@ void transform_output_tile(const Plan& p, const float* products, std::size_t pos
     constexpr int N = W::N;
     const std::size_t row_stride = std::size_t(p.staged_w) * p.outputs_padded, column_stride = p.outputs_padded;
     Lanes rows_done[M][N];  // A^T P: [i][x]
-#pragma GCC unroll 8
+#pragma GCC unroll 10
     for (int x = 0; x < N; ++x) {
         Lanes column[N], done[M];
-#pragma GCC unroll 8
+#pragma GCC unroll 10
         for (int k = 0; k < N; ++k) column[k] = load(products + std::size_t(k * N + x) * position_stride);
         multiply_mirrored_columns(W::at_mirrors, column, done);
-#pragma GCC unroll 8
+#pragma GCC unroll 10
         for (int i = 0; i < M; ++i) rows_done[i][x] = done[i];
     }
     // Loops of constant length, so that the coefficients fold.
-#pragma GCC unroll 8
+#pragma GCC unroll 10
     for (int i = 0; i < M; ++i) {
         Lanes done[M];
         multiply_mirrored_columns(W::at_mirrors, rows_done[i], done);
-#pragma GCC unroll 8
+#pragma GCC unroll 10
         for (int j = 0; j < M; ++j) store(staged + i * row_stride + j * column_stride, done[j] + bias);
     }
 }
@@ -403,7 +407,7 @@ template <int kRows, int kVectors>
 void multiply_block(const float* a, std::size_t a_stride, const float* b, std::size_t b_stride, int depth, float* out,
                     std::size_t out_stride) {
     Lanes acc[kRows][kVectors];
-#pragma GCC unroll 8
+#pragma GCC unroll 10
     for (int r = 0; r < kRows; ++r)
 #pragma GCC unroll 4
         for (int v = 0; v < kVectors; ++v) acc[r][v] = broadcast(0.0f);
@@ -411,14 +415,14 @@ void multiply_block(const float* a, std::size_t a_stride, const float* b, std::s
         Lanes weights[kVectors];
 #pragma GCC unroll 4
         for (int v = 0; v < kVectors; ++v) weights[v] = load(b + std::size_t(c) * b_stride + v * kLanes);
-#pragma GCC unroll 8
+#pragma GCC unroll 10
         for (int r = 0; r < kRows; ++r) {
             const Lanes input = broadcast(a[r * a_stride + c]);
 #pragma GCC unroll 4
             for (int v = 0; v < kVectors; ++v) acc[r][v] += input * weights[v];
         }
     }
-#pragma GCC unroll 8
+#pragma GCC unroll 10
     for (int r = 0; r < kRows; ++r)
 #pragma GCC unroll 4
         for (int v = 0; v < kVectors; ++v) store(out + r * out_stride + v * kLanes, acc[r][v]);
@@ -482,10 +486,12 @@ constexpr TileSize tile_size() {
 
 // F(6, 3) measured slower than F(4, 3) at batch 1 on 12x12 maps and than F(3, 3) on 6x6 ones (its
 // transformed weights are 1.8x larger, and a batch-1 product reads them for only a few tiles), so it is
-// not built; F(2, 7) took 2.7x the direct kernel's time on gap's 16 -> 16 7x7 layer (with 16 channels the
-// transforms cost as much as the products), so 7x7 kernels stay direct.
-constexpr std::array<TileSize, 6> kTileSizes = {tile_size<4, 3>(), tile_size<3, 3>(), tile_size<5, 4>(),
-                                                tile_size<3, 4>(), tile_size<4, 5>(), tile_size<2, 5>()};
+// not built. For 7x7 kernels F(2, 7) took 2.7x the direct kernel's time on gap's 16 -> 16 layer (with 16
+// channels its transforms cost as much as the products); F(4, 7) takes 0.55x, at 6e-5 of the largest output
+// against 7e-6 for the others (its ten points include 5/4 and -5/4; 4 and -4 gave 6e-4).
+constexpr std::array<TileSize, 7> kTileSizes = {tile_size<4, 3>(), tile_size<3, 3>(), tile_size<5, 4>(),
+                                                tile_size<3, 4>(), tile_size<4, 5>(), tile_size<2, 5>(),
+                                                tile_size<4, 7>()};
 
 const TileSize& find_tile_size(int m, int r) {
     for (const TileSize& size : kTileSizes)
@@ -600,7 +606,7 @@ WinogradTransform winograd_transform(int m, int r) {
 constexpr long kMinTiles = 4;
 
 int winograd_tile(const ConvGeometry& g) {
-    if (g.stride_h != 1 || g.stride_w != 1 || g.kh != g.kw || g.kh < 3 || g.kh > 5) return 0;
+    if (g.stride_h != 1 || g.stride_w != 1 || g.kh != g.kw || g.kh < 3 || g.kh > 7) return 0;
     if (g.c < 16 || g.oc < 16) return 0;
     // The tile with the fewest multiplications over the map (whole tiles, so a map that the tile does not
     // divide pays for the overhang).
@@ -611,6 +617,7 @@ int winograd_tile(const ConvGeometry& g) {
         const long cost = tiles * n * n;
         if (best == 0 || cost < best_cost) best = m, best_cost = cost;
     }
+    if (best == 0) return 0;  // no tile built for this kernel size (6x6)
     // A call of a few tiles reads n^2 / r^2 times the direct kernel's weights (transformed) for little work:
     // gap's 128 -> 256 layer on 3x3 maps, one tile at batch 1, took 204 us against the direct kernel's 107 (in
     // a whole forward, its 3.3 MB of transformed weights out of cache); 128 -> 128 on 6x6, four tiles, 163

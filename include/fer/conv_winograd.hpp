@@ -4,10 +4,11 @@
 // (A^T . A). Over the channels the element-wise products are n^2 independent matrix products, (tiles, C) x
 // (C, OC), which is where the time goes.
 //
-// The transforms come from polynomial interpolation (Cook-Toom) at the points 0, 1, -1, 2, -2, 1/2, -1/2 and
-// infinity, computed at compile time. They trade multiplications for rounding: the result is the
-// convolution within a few units in the last place times a small factor that grows with n (tested against
-// the reference), not the direct kernel's bits. Used by eval-mode forwards only (RunOptions::winograd),
+// The transforms come from polynomial interpolation (Cook-Toom) at the points 0, 1, -1, 2, -2, 1/2, -1/2 (and
+// 5/4, -5/4 for the 7x7 kernels' n = 10) and infinity, computed at compile time. They trade multiplications
+// for rounding: the result is the convolution within a few units in the last place times a factor that
+// grows with n (tested against the reference: up to 7e-6 of the largest output for n <= 8, 6e-5 for n = 10),
+// not the direct kernel's bits. Used by eval-mode forwards only (RunOptions::winograd),
 // never by training or gradients.
 //
 // Layout: in is (N,C,H,W), weight (OC,C,R,R), out (N,OC,OH,OW); the intermediate tiles are channel-last, so
@@ -34,7 +35,7 @@ struct WinogradTransform {
 std::vector<std::pair<int, int>> winograd_tile_sizes();
 WinogradTransform winograd_transform(int m, int r);
 
-// The output tile m the kernel would use for g: stride 1, a square 3x3, 4x4 or 5x5 kernel, at least 16
+// The output tile m the kernel would use for g: stride 1, a square 3x3, 4x4, 5x5 or 7x7 kernel, at least 16
 // input and output channels and 4 tiles over the batch; 0 where it does not apply or measured no faster
 // (docs/performance.md).
 int winograd_tile(const ConvGeometry& g);
