@@ -100,7 +100,7 @@ struct BenchSettings {
     int layer_batch = 64;
     bool cpu_time = false;  // every time as the main thread's CPU time (meaningful at one thread only)
     fer::Precision precision = fer::Precision::fp32;  // of the inference cells (training is fp32)
-    bool winograd = true;                             // of the inference cells (RunOptions::winograd)
+    bool winograd = true;                             // of every cell (RunOptions::winograd)
     std::vector<std::string> cells{"train64", "train256", "infer256", "latency"};
 
     bool wants(const std::string& cell) const { return std::find(cells.begin(), cells.end(), cell) != cells.end(); }
@@ -118,7 +118,7 @@ double training_images_per_second(const std::string& model, int batch, int threa
     fer::Rng rng(settings.seed);
     const fer::Tensor images = random_images(batch, network.input(), rng);
     const std::vector<int> labels = random_labels(batch, int(network.class_names().size()), rng);
-    const fer::RunOptions options{threads};
+    const fer::RunOptions options{threads, fer::Precision::fp32, settings.winograd};
     fer::Tensor dlogits;
     std::uint64_t step = 0;
     const auto times = time_runs(settings.heavy(), settings.cpu_time, [&] {
@@ -205,7 +205,7 @@ std::vector<LayerTiming> layer_breakdown(const std::string& model, int threads, 
     const std::vector<int> labels = random_labels(batch, int(reference.class_names().size()), rng);
     std::vector<fer::Tensor> activations(count), gradients(count);  // gradients[i] is dL/d(input of layer i)
     fer::Tensor dlogits;
-    const fer::RunOptions options{threads};
+    const fer::RunOptions options{threads, fer::Precision::fp32, settings.winograd};
     const RepeatPolicy policy = settings.quick ? RepeatPolicy{1, 2, 2, 0.0} : RepeatPolicy{2, 5, 20, 4.0};
 
     std::vector<std::vector<double>> forward_times(count), backward_times(count);
@@ -328,7 +328,7 @@ std::string to_json(const std::vector<ModelReport>& reports, const BenchSettings
     json.key("quick").value(settings.quick);
     json.key("clock").value(settings.cpu_time ? "thread CPU time" : "wall");
     json.key("inference_precision").value(fer::to_string(settings.precision));
-    json.key("inference_winograd").value(settings.winograd);
+    json.key("winograd").value(settings.winograd);
     for (const auto& report : reports) {
         json.key(report.model).begin_object();
         json.key("macs_per_image").value(double(report.macs));
@@ -400,13 +400,13 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"fp32", "bf16"}));
     bool no_winograd = false;
     app.add_flag("--no-winograd", no_winograd,
-                 "inference cells on the direct and GEMM convolutions only, as training runs them (the default "
-                 "takes Winograd's kernel for 3x3 to 5x5 layers)");
+                 "every cell on the direct and GEMM convolutions only (the default takes Winograd's kernel for "
+                 "the forwards and input gradients of stride-1 3x3 to 7x7 layers)");
     app.add_option("--seed", settings.seed, "seed of the weights and the random data")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     settings.precision = fer::parse_precision(precision);
     settings.winograd = !no_winograd;
-    if (no_winograd) std::printf("inference convolutions: no Winograd\n");
+    if (no_winograd) std::printf("convolutions: no Winograd\n");
     if (settings.precision == fer::Precision::bf16)
         std::printf("inference precision: bf16%s\n",
                     fer::bf16_supported() ? "" : " asked, but this build or CPU has no AVX-512 BF16: fp32");

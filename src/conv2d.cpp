@@ -95,9 +95,10 @@ void Conv2D::forward_bf16(const ConvGeometry& g, const Tensor& in, Tensor& out, 
 }
 
 int Conv2D::winograd_tile_for(const ConvGeometry& g, const Context& ctx) const {
-    // Without the promise of unchanged weights the kernel would transform them on every call, which costs more
-    // than it saves at small batches.
-    if (ctx.training || !ctx.winograd || ctx.weights_version == 0) return 0;
+    if (!ctx.winograd) return 0;
+    // An inference forward without the promise of unchanged weights would transform them on every call, which
+    // costs more than it saves at small batches. Training transforms them on every step (they change anyway).
+    if (!ctx.training && ctx.weights_version == 0) return 0;
     return winograd_tile(g);
 }
 
@@ -106,7 +107,6 @@ bool Conv2D::forward_converted(const ConvGeometry& g, const Tensor& in, Tensor& 
     if (ctx.training) {  // an optimizer step may follow: convert again next time
         bf16_weights_version_ = 0;
         winograd_weights_version_ = 0;
-        return false;
     }
     if (runs_bf16(g, ctx)) {
         forward_bf16(g, in, out, ctx, epilogue);
@@ -114,11 +114,11 @@ bool Conv2D::forward_converted(const ConvGeometry& g, const Tensor& in, Tensor& 
     }
     const int tile = winograd_tile_for(g, ctx);
     if (tile == 0) return false;
-    if (ctx.weights_version != winograd_weights_version_ || winograd_source_ != weight_ ||
+    if (ctx.training || ctx.weights_version != winograd_weights_version_ || winograd_source_ != weight_ ||
         winograd_weights_.m != tile) {
-        winograd_weights_.pack(g, tile, weight_);
+        winograd_weights_.pack(g, tile, weight_, ctx.threads);
         winograd_source_ = weight_;
-        winograd_weights_version_ = ctx.weights_version;
+        winograd_weights_version_ = ctx.training ? 0 : ctx.weights_version;
     }
     conv2d_forward_winograd(g, in.data(), winograd_weights_, bias_, out.data(), ctx.threads, winograd_workspace_,
                             epilogue);
@@ -151,7 +151,15 @@ void Conv2D::backward(const Tensor& in, const Tensor& /*out*/, const Tensor& dou
     check_same_shape(dout.shape(), output_shape_.with_batch(g.n), "conv2d backward dout");
     if (din) {
         din->resize(in.shape());
-        conv2d_backward_input(g, dout.data(), weight_, din->data(), ctx.threads, workspace_);
+        const bool flips = g.stride_h == 1 && g.stride_w == 1 && g.pad_top <= g.kh - 1 && g.pad_left <= g.kw - 1;
+        const ConvGeometry flipped = flips ? input_gradient_geometry(g) : g;
+        if (const int tile = flips && ctx.winograd ? winograd_tile(flipped) : 0) {
+            winograd_input_gradient_weights_.pack_input_gradient(g, tile, weight_, ctx.threads);
+            conv2d_forward_winograd(flipped, dout.data(), winograd_input_gradient_weights_, nullptr, din->data(),
+                                    ctx.threads, winograd_workspace_);
+        } else {
+            conv2d_backward_input(g, dout.data(), weight_, din->data(), ctx.threads, workspace_);
+        }
     }
     conv2d_backward_weights(g, in.data(), dout.data(), weight_grad_, bias_grad_, ctx.threads, workspace_);
 }

@@ -432,21 +432,14 @@ void run_groups(const ConvGeometry& g, const SampleGroups& groups, int threads, 
     }
 }
 
-// With stride 1, din(c,y,x) = sum over o,i,j of dout(o, y+pad_top-i, x+pad_left-j) * w(o,c,i,j): a
-// convolution of dout (OC,OH,OW) by the kernel flipped in both axes with C and OC swapped, whose
-// leading pad is KH-1-pad_top (KW-1-pad_left) and whose output is (C,H,W).
-// It pays when OC <= C: the flipped GEMM then has the larger inner dimension; with more output than
-// input channels weight^T x dout followed by col2im measured faster (docs/performance.md).
-ConvGeometry flipped_geometry(const ConvGeometry& g) {
-    return {g.n, g.oc, g.oh, g.ow, g.c, g.kh, g.kw, 1, 1, g.kh - 1 - g.pad_top, g.kw - 1 - g.pad_left, g.h, g.w};
-}
-
+// The flipped GEMM pays when OC <= C: it then has the larger inner dimension; with more output than input
+// channels weight^T x dout followed by col2im measured faster (docs/performance.md).
 bool use_direct(const ConvGeometry& g);
 
 // With more output than input channels the flipped convolution still wins when it runs on the direct kernel.
 bool input_gradient_as_convolution(const ConvGeometry& g) {
     return g.stride_h == 1 && g.stride_w == 1 && g.pad_top <= g.kh - 1 && g.pad_left <= g.kw - 1 &&
-           (g.oc <= g.c || use_direct(flipped_geometry(g)));
+           (g.oc <= g.c || use_direct(input_gradient_geometry(g)));
 }
 
 // weight is (OC,C,KH,KW); flipped is (C,OC,KH,KW) with flipped(c,o,i,j) = weight(o,c,KH-1-i,KW-1-j).
@@ -772,6 +765,10 @@ void direct_weights(const ConvGeometry& g, const DirectWeightsLayout& layout, co
 
 }  // namespace
 
+ConvGeometry input_gradient_geometry(const ConvGeometry& g) {
+    return {g.n, g.oc, g.oh, g.ow, g.c, g.kh, g.kw, 1, 1, g.kh - 1 - g.pad_top, g.kw - 1 - g.pad_left, g.h, g.w};
+}
+
 void ConvWorkspace::prepare(int threads, std::size_t column_floats, std::size_t partial_floats) {
     if (columns_.size() < std::size_t(threads)) columns_.resize(std::size_t(threads));
     if (partials_.size() < std::size_t(threads)) partials_.resize(std::size_t(threads));
@@ -912,7 +909,7 @@ void conv2d_backward_input(const ConvGeometry& g, const float* dout, const float
     if (input_gradient_as_convolution(g)) {
         float* flipped = workspace.flipped_weights(g.weight_size());
         flip_weights(g, weight, flipped);
-        conv2d_forward(flipped_geometry(g), dout, flipped, nullptr, din, threads, workspace);
+        conv2d_forward(input_gradient_geometry(g), dout, flipped, nullptr, din, threads, workspace);
         return;
     }
     // dcols = weight^T x dout, then col2im scatters the columns back onto din.

@@ -170,6 +170,7 @@ struct Winograd {
     static constexpr int N = M + R - 1;
     static constexpr Transforms<M, R> exact = make_transforms<M, R>();
     static constexpr FloatMatrix<M, N> at = to_float(exact.at);
+    static constexpr FloatMatrix<N, R> g = to_float(exact.g);
     static constexpr FloatMatrix<N, N> bt = to_float(exact.bt);
     static constexpr MirroredRows<N, N> bt_mirrors = mirror_rows(bt);
     static constexpr MirroredColumns<M, N> at_mirrors = mirror_columns(at);
@@ -310,11 +311,17 @@ int round_up(int value, int multiple) {
 }
 
 // A block of samples is transformed, multiplied and transformed back at once: enough tiles that the products
-// have rows for the register blocks, few enough that the block's tiles stay in L2.
+// have rows for the register blocks, few enough that the block's tiles stay in L2. Every block reads all the
+// transformed weights, n^2 C OCp floats, against n^2 (C + OCp) floats of its own per tile: where the weights
+// are larger than kBlockMaxFloats of tiles, blocks grow to C OCp / (C + OCp) tiles (up to kBlockLargeFloats),
+// so that the weights cost no more traffic than the tiles. gap's 128 -> 256 layer on 3x3 maps, batch 64,
+// blocks of 13 samples: its products ran at a third of the peak, bound by reading the 3.3 MB of weights.
 constexpr int kBlockMinTiles = 32;
 constexpr std::size_t kBlockMaxFloats = std::size_t(1) << 17;
+constexpr std::size_t kBlockLargeFloats = std::size_t(1) << 19;
 
-Plan make_plan(const ConvGeometry& g, int m) {
+// The blocks are a multiple of the team where the batch allows, so that the threads get equal shares.
+Plan make_plan(const ConvGeometry& g, int m, int threads) {
     Plan p{};
     p.m = m;
     p.r = g.kh;
@@ -328,10 +335,17 @@ Plan make_plan(const ConvGeometry& g, int m) {
     p.padded_w = p.tiles_x * m + p.r - 1;
     p.staged_h = p.tiles_y * m;
     p.staged_w = p.tiles_x * m;
-    const std::size_t tile_floats = std::size_t(p.positions()) * (p.channels_padded + p.outputs_padded);
-    const int wanted = (kBlockMinTiles + p.tiles_per_sample - 1) / p.tiles_per_sample;
-    const int fit = int(kBlockMaxFloats / (tile_floats * p.tiles_per_sample));
-    p.samples_per_block = std::clamp(std::min(wanted, fit), 1, std::max(1, g.n));
+    const std::size_t sample_floats =
+        std::size_t(p.positions()) * (p.channels_padded + p.outputs_padded) * p.tiles_per_sample;
+    const int reuse_tiles =
+        int(std::size_t(p.channels_padded) * p.outputs_padded / std::size_t(p.channels_padded + p.outputs_padded));
+    const int wanted = (std::max(kBlockMinTiles, reuse_tiles) + p.tiles_per_sample - 1) / p.tiles_per_sample;
+    const int fit =
+        std::max(int(kBlockMaxFloats / sample_floats), std::min(wanted, int(kBlockLargeFloats / sample_floats)));
+    const int largest = std::clamp(std::min(wanted, fit), 1, std::max(1, g.n));
+    const int team = std::clamp(threads, 1, std::max(1, g.n));
+    const int rounds = (g.n + team * largest - 1) / (team * largest);
+    p.samples_per_block = std::max(1, (g.n + team * rounds - 1) / (team * rounds));
     p.blocks = (g.n + p.samples_per_block - 1) / p.samples_per_block;
     return p;
 }
@@ -391,6 +405,32 @@ void transform_output_tile(const Plan& p, const float* products, std::size_t pos
         multiply_mirrored_columns(W::at_mirrors, rows_done[i], done);
 #pragma GCC unroll 10
         for (int j = 0; j < M; ++j) store(staged + i * row_stride + j * column_stride, done[j] + bias);
+    }
+}
+
+// G k G^T for one input channel and one vector of output channels: kernels holds the R x R taps' vectors
+// one after another (tap a * R + b), u gets the n^2 positions' vectors, position_stride apart. Training
+// transforms its kernels on every step, so this runs on vectors with the coefficients folded.
+template <int M, int R>
+void transform_kernel(const float* kernels, float* u, std::size_t position_stride) {
+    using W = Winograd<M, R>;
+    constexpr int N = W::N;
+    Lanes half[R][N];  // (G k)^T: [b][i], so that each row of G meets a contiguous column of taps
+#pragma GCC unroll 10
+    for (int b = 0; b < R; ++b) {
+        Lanes column[R];
+#pragma GCC unroll 10
+        for (int a = 0; a < R; ++a) column[a] = load(kernels + std::size_t(a * R + b) * kLanes);
+#pragma GCC unroll 10
+        for (int i = 0; i < N; ++i) half[b][i] = combine<R>(W::g[i], column);
+    }
+#pragma GCC unroll 10
+    for (int i = 0; i < N; ++i) {
+        Lanes row[R];
+#pragma GCC unroll 10
+        for (int b = 0; b < R; ++b) row[b] = half[b][i];
+#pragma GCC unroll 10
+        for (int j = 0; j < N; ++j) store(u + std::size_t(i * N + j) * position_stride, combine<R>(W::g[j], row));
     }
 }
 
@@ -459,6 +499,7 @@ void multiply_position(const ConvGeometry& g, const Plan& p, int tiles, const fl
 struct TileKernels {
     void (*input)(const Plan&, const float*, float*, std::size_t);
     void (*output)(const Plan&, const float*, std::size_t, const Lanes&, float*);
+    void (*kernel)(const float*, float*, std::size_t);
 };
 
 template <int M, int R>
@@ -481,7 +522,8 @@ struct TileSize {
 
 template <int M, int R>
 constexpr TileSize tile_size() {
-    return {M, R, {transform_input_tile<M, R>, transform_output_tile<M, R>}, exact_transform<M, R>};
+    return {
+        M, R, {transform_input_tile<M, R>, transform_output_tile<M, R>, transform_kernel<M, R>}, exact_transform<M, R>};
 }
 
 // F(6, 3) measured slower than F(4, 3) at batch 1 on 12x12 maps and than F(3, 3) on 6x6 ones (its
@@ -591,6 +633,45 @@ std::vector<int> tiles_for(int r) {
     return tiles;
 }
 
+// Below this many transformed floats a parallel region costs more than the transform (the small layers of a
+// batch-1 forward transform once anyway).
+constexpr std::size_t kParallelPackFloats = std::size_t(1) << 16;
+constexpr int kMaxTaps = 7 * 7;  // the largest kernel built
+
+// Packs weight, (OC,C,R,R) for g, as the kernel of g itself or, flipped, of its input gradient's convolution
+// (whose input channels are g's output channels): per input channel and vector of output channels, the taps
+// gathered lane by lane into registers' order, then transformed.
+void pack_weights(WinogradWeights& weights, const ConvGeometry& g, int tile, const float* weight, bool flipped,
+                  int threads) {
+    const TileSize& size = find_tile_size(tile, g.kh);
+    const int channels = flipped ? g.oc : g.c, outputs = flipped ? g.c : g.oc;
+    const int n = tile + g.kh - 1, taps = g.kh * g.kw, ocp = round_up(outputs, kLanes), vectors = ocp / kLanes;
+    weights.m = tile;
+    weights.channels = channels;
+    weights.outputs = outputs;
+    weights.u.resize(std::size_t(n) * n * channels * ocp);
+    float* u = weights.u.data();
+    const bool parallel = threads > 1 && weights.u.size() >= kParallelPackFloats;
+#pragma omp parallel for num_threads(threads) schedule(static) if (parallel)
+    for (int c = 0; c < channels; ++c)
+        for (int v = 0; v < vectors; ++v) {
+            alignas(sizeof(Lanes)) float gathered[kMaxTaps * kLanes];  // (tap, lane)
+            for (int lane = 0; lane < kLanes; ++lane) {
+                const int o = v * kLanes + lane;
+                if (o >= outputs) {
+                    for (int t = 0; t < taps; ++t) gathered[t * kLanes + lane] = 0.0f;
+                } else if (flipped) {  // weight(c, o) with the taps reversed
+                    const float* from = weight + (std::size_t(c) * g.c + o) * taps;
+                    for (int t = 0; t < taps; ++t) gathered[(taps - 1 - t) * kLanes + lane] = from[t];
+                } else {
+                    const float* from = weight + (std::size_t(o) * g.c + c) * taps;
+                    for (int t = 0; t < taps; ++t) gathered[t * kLanes + lane] = from[t];
+                }
+            }
+            size.kernels.kernel(gathered, u + std::size_t(c) * ocp + v * kLanes, std::size_t(channels) * ocp);
+        }
+}
+
 }  // namespace
 
 std::vector<std::pair<int, int>> winograd_tile_sizes() {
@@ -626,38 +707,22 @@ int winograd_tile(const ConvGeometry& g) {
     return tiles >= kMinTiles ? best : 0;
 }
 
-void WinogradWeights::pack(const ConvGeometry& g, int tile, const float* weight) {
-    const WinogradTransform t = winograd_transform(tile, g.kh);
-    const int n = t.n, r = t.r, ocp = round_up(g.oc, kLanes);
-    m = tile;
-    u.assign(std::size_t(n) * n * g.c * ocp, 0.0f);
-    std::vector<double> half(std::size_t(n) * r);  // G k: (n, r)
-    for (int o = 0; o < g.oc; ++o)
-        for (int c = 0; c < g.c; ++c) {
-            const float* k = weight + (std::size_t(o) * g.c + c) * r * r;
-            for (int i = 0; i < n; ++i)
-                for (int b = 0; b < r; ++b) {
-                    double sum = 0;
-                    for (int a = 0; a < r; ++a) sum += t.g[i * r + a] * k[a * r + b];
-                    half[i * r + b] = sum;
-                }
-            for (int i = 0; i < n; ++i)
-                for (int j = 0; j < n; ++j) {
-                    double sum = 0;
-                    for (int b = 0; b < r; ++b) sum += half[i * r + b] * t.g[j * r + b];
-                    u[(std::size_t(i * n + j) * g.c + c) * ocp + o] = float(sum);
-                }
-        }
+void WinogradWeights::pack(const ConvGeometry& g, int tile, const float* weight, int threads) {
+    pack_weights(*this, g, tile, weight, false, threads);
+}
+
+void WinogradWeights::pack_input_gradient(const ConvGeometry& g, int tile, const float* weight, int threads) {
+    pack_weights(*this, g, tile, weight, true, threads);
 }
 
 void conv2d_forward_winograd(const ConvGeometry& g, const float* in, const WinogradWeights& weights, const float* bias,
                              float* out, int threads, WinogradWorkspace& workspace, const ChannelEpilogue* epilogue) {
     const int m = weights.m;
-    const bool built = m != 0 && g.kh == g.kw &&
+    const bool built = m != 0 && g.kh == g.kw && weights.channels == g.c && weights.outputs == g.oc &&
                        weights.u.size() == std::size_t(m + g.kh - 1) * (m + g.kh - 1) * g.c * round_up(g.oc, kLanes);
     if (!built || g.stride_h != 1 || g.stride_w != 1)
         throw std::logic_error("conv2d_forward_winograd: the weights were not packed for this convolution");
-    const Plan p = make_plan(g, m);
+    const Plan p = make_plan(g, m, convolution_threads(g, threads, g.n));
     const Job job{g, p, find_tile_size(m, g.kh).kernels, in, weights.u.data(), bias, out, epilogue};
     // As many blocks as threads: each thread takes whole blocks. Fewer (a batch of one): the team splits the
     // output channels, each thread transforming the whole input, which costs less than a barrier per step.

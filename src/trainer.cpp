@@ -464,7 +464,7 @@ TrainResult train_network(const TrainSettings& s, const Dataset& train, const Da
         for (std::size_t b = run.next_batch; b < batches; ++b) {
             std::span<const std::size_t> indices(order.data() + b * batch, batch);
             make_batch(train, indices, net->input(), augment, augment_seed, threads, input, labels);
-            const Context ctx = Context::train(RunOptions{threads}, run.step);
+            const Context ctx = Context::train(RunOptions{threads, Precision::fp32, s.winograd}, run.step);
             float lambda = 1.0f;
             if (s.mixup > 0.0f) {
                 Rng rng(mix64(s.seed ^ mix64(0x4D495855ull + run.step)));

@@ -120,6 +120,10 @@ TEST_CASE("conv2d gradients") {
         Conv2DSpec spec;
         Shape in;
         int threads;
+        // The output is linear in each input and weight, so a large step is exact up to rounding, and the
+        // rounding of Winograd's transforms (~1e-4 of the largest output with F(4x4, 7x7)) divided by a small
+        // step would swamp the difference.
+        float eps = 1e-2f;
     };
     const std::vector<GradCase> cases = {
         {{4, 3, 3, 1, 1, Padding::same, true}, {2, 3, 6, 6}, 1},
@@ -128,6 +132,11 @@ TEST_CASE("conv2d gradients") {
         {{3, 3, 3, 2, 2, Padding::same, true}, {2, 2, 7, 7}, 2},
         {{2, 5, 3, 1, 2, Padding::valid, false}, {2, 2, 8, 7}, 1},
         {{3, 1, 1, 1, 1, Padding::same, true}, {3, 4, 4, 4}, 2},  // pointwise path
+        // 16 channels each way: Winograd's forward and input gradient (F(4x4, 3x3), F(4x4, 7x7), a full
+        // convolution as the 'valid' layer's input gradient)
+        {{16, 3, 3, 1, 1, Padding::same, true}, {2, 16, 8, 8}, 2, 0.5f},
+        {{16, 7, 7, 1, 1, Padding::same, true}, {1, 16, 9, 9}, 1, 0.5f},
+        {{17, 5, 5, 1, 1, Padding::valid, false}, {2, 16, 10, 10}, 2, 0.5f},
     };
     for (const GradCase& k : cases) {
         INFO("in ", k.in.str(), " kernel ", k.spec.kernel_h, "x", k.spec.kernel_w, " stride ", k.spec.stride_h, "x",
@@ -135,6 +144,7 @@ TEST_CASE("conv2d gradients") {
         Conv2D layer(k.spec);
         fer::testing::GradCheckOptions options;
         options.threads = k.threads;
+        options.eps = k.eps;
         fer::testing::check_layer_gradients(layer, k.in, options);
     }
 }
@@ -253,6 +263,37 @@ TEST_CASE("conv2d is deterministic with two threads") {
         CHECK(std::memcmp(grads_a.data(), grads_b.data(), grads_a.size() * sizeof(float)) == 0);
         CHECK(std::memcmp(din_a.data(), din_b.data(), din_a.size() * sizeof(float)) == 0);
     }
+}
+
+TEST_CASE("conv2d training runs Winograd's kernel where it applies: close to the direct kernels, reproducible") {
+    // gap's 32 -> 32 5x5 layer at a batch of 3: forward and input gradient by F(4x4, 5x5), the weight gradient
+    // on the direct kernels either way.
+    struct Pass {
+        std::vector<float> out, din, grads;
+    };
+    auto run = [](bool winograd, int threads) {
+        Conv2D layer({32, 5, 5, 1, 1, Padding::same, true});
+        layer.setup({1, 32, 24, 24});
+        std::vector<float> params(layer.param_size()), grads(layer.param_size(), 0.0f);
+        layer.bind(params.data(), grads.data(), nullptr);
+        Rng rng(3);
+        layer.init(rng);
+        const Tensor in = fer::testing::random_tensor({3, 32, 24, 24}, 31);
+        const Tensor dout = fer::testing::random_tensor({3, 32, 24, 24}, 32);
+        Tensor out, din;
+        Context ctx = Context::train(RunOptions{threads, Precision::fp32, winograd}, 0);
+        layer.forward(in, out, ctx);
+        layer.backward(in, out, dout, &din, ctx);
+        return Pass{{out.data(), out.data() + out.size()}, {din.data(), din.data() + din.size()}, grads};
+    };
+    const Pass direct = run(false, 2), winograd = run(true, 2), winograd_one_thread = run(true, 1);
+    CHECK(winograd.out != direct.out);  // it did run another kernel
+    CHECK(winograd.din != direct.din);
+    CHECK(fer::testing::relative_difference(winograd.out, direct.out) < 5e-5);
+    CHECK(fer::testing::relative_difference(winograd.din, direct.din) < 5e-5);
+    CHECK(winograd.grads == direct.grads);
+    CHECK(winograd_one_thread.out == winograd.out);
+    CHECK(winograd_one_thread.din == winograd.din);
 }
 
 TEST_CASE("conv2d skips the input gradient when din is null") {

@@ -1,6 +1,7 @@
-// The Winograd inference convolution: its 1-D transforms against the correlation they stand for, the kernel
+// The Winograd convolution: its 1-D transforms against the correlation they stand for, the kernel
 // against the plain reference for every tile size built (tails of maps, channels and output channels, both
-// paddings, biases and epilogues, one block or many, the team sharing a block or taking whole blocks), its
+// paddings, biases and epilogues, one block or many, the team sharing a block or taking whole blocks), the
+// input gradient as the flipped convolution, its
 // bits from run to run and across thread counts, the layers it is chosen for, and whole networks with it
 // against the direct kernels.
 #include <doctest/doctest.h>
@@ -117,6 +118,52 @@ TEST_CASE("winograd convolution matches the reference for every tile size") {
                 conv2d_forward_winograd(g, in.data(), packed, bias, out.data(), threads, workspace, epilogue);
                 CHECK(out == first);  // a reused workspace
             });
+        }
+    }
+}
+
+TEST_CASE("winograd input gradient (the flipped convolution of dout) matches the reference for every tile size") {
+    // The backward twins of the forward cases: the flipped convolution swaps the channel counts and pads
+    // kh - 1 - pad ('valid' layers become full convolutions, even 'same' kernels swap their pads).
+    const std::vector<ConvCase> cases = {
+        // n  c   h   w  oc kh kw sh sw padding
+        {1, 32, 24, 24, 32, 4, 4, 1, 1, Padding::same},  {2, 32, 12, 12, 64, 5, 5, 1, 1, Padding::same},
+        {1, 64, 12, 12, 16, 3, 3, 1, 1, Padding::same},  {3, 128, 6, 6, 128, 3, 3, 1, 1, Padding::same},
+        {4, 128, 3, 3, 256, 3, 3, 1, 1, Padding::same},  {2, 17, 10, 7, 20, 4, 4, 1, 1, Padding::valid},
+        {5, 16, 16, 16, 24, 3, 3, 1, 1, Padding::valid}, {2, 16, 48, 48, 16, 7, 7, 1, 1, Padding::same},
+        {2, 16, 12, 10, 17, 7, 7, 1, 1, Padding::valid}, {40, 19, 7, 9, 33, 5, 5, 1, 1, Padding::same},
+    };
+    for (const ConvCase& k : cases) {
+        CAPTURE(fer::testing::describe(k));
+        const ConvGeometry g = make_geometry(k);
+        const ConvGeometry flipped = input_gradient_geometry(g);
+        REQUIRE(flipped.c == g.oc);
+        REQUIRE(flipped.oc == g.c);
+        REQUIRE(flipped.oh == g.h);
+        REQUIRE(flipped.ow == g.w);
+        const std::vector<float> dout = fer::testing::random_values(g.n * g.output_size(), 6);
+        const std::vector<float> weight = fer::testing::random_values(g.weight_size(), 7);
+        std::vector<float> expected(g.n * g.input_size());
+        conv2d_backward_input_reference(g, dout.data(), weight.data(), expected.data());
+        for (int tile : tiles_for(g.kh)) {
+            CAPTURE(tile);
+            WinogradWeights packed;
+            packed.pack_input_gradient(g, tile, weight.data(), 2);
+            const double tolerance = tile + g.kh - 1 <= 8 ? 5e-5 : 3e-4;  // as the forward's
+            fer::testing::check_fast_kernel(expected, tolerance, {1, 2}, [&](int threads, std::vector<float>& din) {
+                WinogradWorkspace workspace;
+                conv2d_forward_winograd(flipped, dout.data(), packed, nullptr, din.data(), threads, workspace);
+            });
+            // Packed on one thread or several: the same transformed weights.
+            WinogradWeights single;
+            single.pack_input_gradient(g, tile, weight.data(), 1);
+            CHECK(single.u == packed.u);
+            // The forward's packing of the same weights is another kernel (unless both are symmetric).
+            if (g.c == g.oc) {
+                WinogradWeights forward;
+                forward.pack(g, tile, weight.data());
+                CHECK(forward.u != packed.u);
+            }
         }
     }
 }

@@ -53,9 +53,10 @@ private:
     float* beta_grad_ = nullptr;
     float* running_mean_ = nullptr;
     float* running_var_ = nullptr;
-    // Training caches for backward: the normalised input and 1/sqrt(batch var + eps) per channel.
-    Tensor x_hat_;
-    std::vector<float> inv_std_;
+    // Training caches for backward: the input shape, the batch mean and 1/sqrt(batch var + eps) per channel
+    // (backward normalises the input again rather than reading a stored copy: one pass over memory fewer).
+    Shape trained_shape_;
+    std::vector<float> mean_, inv_std_;
     std::vector<float> eval_scale_, eval_shift_;  // eval_affine's output, kept to avoid allocating
 };
 

@@ -20,9 +20,10 @@ struct RunOptions {
     // OpenMP threads for every kernel; 0 means all the machine's cores.
     int threads = 0;
     Precision precision = Precision::fp32;
-    // Eval-mode fp32 convolutions with 3x3 to 7x7 kernels and at least 16 channels each way by Winograd's
-    // minimal filtering (include/fer/conv_winograd.hpp): 1.5-4.5x faster, close to the direct kernels (within
-    // 6e-5 of a layer's largest output) rather than their bits. false: the training forward's kernels.
+    // fp32 stride-1 convolutions with 3x3 to 7x7 kernels and at least 16 channels each way, forward and input
+    // gradient, by Winograd's minimal filtering (include/fer/conv_winograd.hpp): 1.5-4.5x faster, close to
+    // the direct kernels (within 6e-5 of a layer's largest output) rather than their bits. false: the direct
+    // and GEMM kernels only.
     bool winograd = true;
 };
 
@@ -40,10 +41,10 @@ struct Context {
     // (Network sets it), so layers may keep converted copies of their weights; 0: no promise, convert
     // on every call.
     std::uint64_t weights_version = 0;
-    bool winograd = true;  // eval mode only (RunOptions::winograd)
+    bool winograd = true;  // RunOptions::winograd
 
     static Context train(const RunOptions& options, std::uint64_t step) {
-        return {true, resolve_threads(options), step};
+        return {true, resolve_threads(options), step, Precision::fp32, 0, options.winograd};
     }
     static Context eval(const RunOptions& options) {
         return {false, resolve_threads(options), 0, options.precision, 0, options.winograd};

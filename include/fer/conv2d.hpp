@@ -40,9 +40,12 @@ public:
     // An inference forward with the following BatchNorm and/or ReLU applied to each output tile as it is
     // computed (Sequence fuses them in eval mode); the same bits as running those layers after forward.
     // Both run on the bf16 kernel when ctx asks for bf16 in eval mode and it applies (stride 1, a CPU
-    // with AVX-512 BF16), otherwise, in eval mode, on the Winograd kernel where it applies and ctx allows
-    // it (winograd_tile), keeping the converted weights while a non-zero ctx.weights_version stays the same.
+    // with AVX-512 BF16), otherwise on the Winograd kernel where it applies and ctx allows it (winograd_tile):
+    // in eval mode keeping the converted weights while a non-zero ctx.weights_version stays the same, in
+    // training converting them on every call.
     void forward_fused(const Tensor& in, Tensor& out, const Context& ctx, const ChannelEpilogue& epilogue);
+    // din by Winograd's kernel too where ctx allows it and it applies to the flipped convolution
+    // (input_gradient_geometry); the weight gradient always on the direct or GEMM kernels.
     void backward(const Tensor& in, const Tensor& out, const Tensor& dout, Tensor* din, const Context& ctx) override;
 
     std::uint64_t macs() const override;
@@ -71,6 +74,7 @@ private:
     WinogradWeights winograd_weights_;
     const float* winograd_source_ = nullptr;      // the weight they were transformed from
     std::uint64_t winograd_weights_version_ = 0;  // and its weights_version; 0: stale
+    WinogradWeights winograd_input_gradient_weights_;  // transformed on every backward
     WinogradWorkspace winograd_workspace_;
 };
 

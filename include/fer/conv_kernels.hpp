@@ -78,6 +78,11 @@ private:
     std::size_t group_columns_ = 1024;
 };
 
+// With stride 1, din(c,y,x) = sum over o,i,j of dout(o, y+pad_top-i, x+pad_left-j) * w(o,c,i,j): a
+// convolution of dout (OC,OH,OW) by the kernel flipped in both axes with C and OC swapped, whose leading pad
+// is KH-1-pad_top (KW-1-pad_left) and whose output is (C,H,W). This is its geometry (g must have stride 1).
+ConvGeometry input_gradient_geometry(const ConvGeometry& g);
+
 // How many threads a pass of a fast kernel (fp32 or bf16) runs with: one for small convolutions (a
 // parallel region would cost more than it saves), never more than there are work items.
 int convolution_threads(const ConvGeometry& g, int threads, int items);

@@ -40,12 +40,17 @@ WinogradTransform winograd_transform(int m, int r);
 // (docs/performance.md).
 int winograd_tile(const ConvGeometry& g);
 
-// The transformed kernel: (n*n, C, OCp) with OCp = OC rounded up to the vector width (zero past OC).
+// The transformed kernel: (n*n, channels, OCp) with OCp = outputs rounded up to the vector width (zero past
+// outputs), for a convolution of `channels` inputs and `outputs` outputs.
 struct WinogradWeights {
-    int m = 0;
+    int m = 0, channels = 0, outputs = 0;
     std::vector<float> u;
-    // weight is (OC,C,R,R); m must be one of the tiles built for R (winograd_tile(g) when non-zero).
-    void pack(const ConvGeometry& g, int tile, const float* weight);
+    // weight is (OC,C,R,R); m must be one of the tiles built for R (winograd_tile(g) when non-zero). Packs on
+    // `threads` threads where the kernel is large enough to gain from them; the result does not depend on it.
+    void pack(const ConvGeometry& g, int tile, const float* weight, int threads = 1);
+    // The weights of g's stride-1 input gradient as a convolution of dout, input_gradient_geometry(g): weight
+    // flipped in both directions with its channels swapped, (C,OC,R,R), for a tile built for R.
+    void pack_input_gradient(const ConvGeometry& g, int tile, const float* weight, int threads = 1);
 };
 
 // Scratch, per thread: the channel-last padded input, the transformed input tiles, their products and the

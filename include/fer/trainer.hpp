@@ -54,6 +54,9 @@ struct TrainSettings {
     std::string teacher_id;
     std::uint64_t seed = 1;
     int threads = 0;            // 0 = all cores
+    // Winograd's kernel for the convolutions it applies to (RunOptions::winograd); false: the direct and GEMM
+    // kernels only (the arithmetic of the models trained before it; either way a run is reproducible).
+    bool winograd = true;
     // What "best" means for the saved model and early stopping: "accuracy" or "macro_f1" (validation macro
     // F1, which a class-weighted run is after: it counts the rare classes as much as the common ones), or
     // "last" (no selection: the last epoch, as a weight-averaged run is often used).
