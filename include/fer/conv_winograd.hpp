@@ -1,4 +1,4 @@
-// Winograd convolution for inference: F(m x m, r x r) computes an m x m tile of a stride-1 r x r convolution
+// Winograd convolution: F(m x m, r x r) computes an m x m tile of a stride-1 r x r convolution
 // from an n x n tile of its input (n = m + r - 1) with n^2 multiplications per channel pair instead of
 // m^2 r^2, by transforming the input tile (B^T d B), the kernel (G g G^T) and the element-wise products back
 // (A^T . A). Over the channels the element-wise products are n^2 independent matrix products, (tiles, C) x
@@ -8,8 +8,8 @@
 // 5/4, -5/4 for the 7x7 kernels' n = 10) and infinity, computed at compile time. They trade multiplications
 // for rounding: the result is the convolution within a few units in the last place times a factor that
 // grows with n (tested against the reference: up to 7e-6 of the largest output for n <= 8, 6e-5 for n = 10),
-// not the direct kernel's bits. Used by eval-mode forwards only (RunOptions::winograd),
-// never by training or gradients.
+// not the direct kernel's bits. Conv2D runs its forwards (inference and training) and its input gradient on
+// it where winograd_tile applies and RunOptions::winograd allows; the weight gradient never.
 //
 // Layout: in is (N,C,H,W), weight (OC,C,R,R), out (N,OC,OH,OW); the intermediate tiles are channel-last, so
 // the transforms run on vectors of channels.
