@@ -161,7 +161,11 @@ void Conv2D::backward(const Tensor& in, const Tensor& /*out*/, const Tensor& dou
             conv2d_backward_input(g, dout.data(), weight_, din->data(), ctx.threads, workspace_);
         }
     }
-    conv2d_backward_weights(g, in.data(), dout.data(), weight_grad_, bias_grad_, ctx.threads, workspace_);
+    if (const int tile = ctx.winograd ? winograd_tile(g) : 0)
+        conv2d_backward_weights_winograd(g, tile, in.data(), dout.data(), weight_grad_, bias_grad_, ctx.threads,
+                                         winograd_workspace_);
+    else
+        conv2d_backward_weights(g, in.data(), dout.data(), weight_grad_, bias_grad_, ctx.threads, workspace_);
 }
 
 std::uint64_t Conv2D::macs() const {

@@ -408,11 +408,14 @@ void transform_output_tile(const Plan& p, const float* products, std::size_t pos
     }
 }
 
-// G k G^T for one input channel and one vector of output channels: kernels holds the R x R taps' vectors
-// one after another (tap a * R + b), u gets the n^2 positions' vectors, position_stride apart. Training
-// transforms its kernels on every step, so this runs on vectors with the coefficients folded.
+// G k G^T on vectors: k is R x R vectors (element (a, b) at taps + a * row_stride + b * column_stride), the
+// n^2 results go position_stride apart. For a layer's weights (R x R, one input channel and a vector of output
+// channels, gathered) this is the kernel transform; with the roles of m and r swapped (Winograd<r, m>) it is
+// the transform of an m x m tile of dout for the weight gradient. Training runs it on every step, so it runs
+// on vectors with the coefficients folded.
 template <int M, int R>
-void transform_kernel(const float* kernels, float* u, std::size_t position_stride) {
+void transform_kernel(const float* taps, std::size_t row_stride, std::size_t column_stride, float* u,
+                      std::size_t position_stride) {
     using W = Winograd<M, R>;
     constexpr int N = W::N;
     Lanes half[R][N];  // (G k)^T: [b][i], so that each row of G meets a contiguous column of taps
@@ -420,7 +423,7 @@ void transform_kernel(const float* kernels, float* u, std::size_t position_strid
     for (int b = 0; b < R; ++b) {
         Lanes column[R];
 #pragma GCC unroll 10
-        for (int a = 0; a < R; ++a) column[a] = load(kernels + std::size_t(a * R + b) * kLanes);
+        for (int a = 0; a < R; ++a) column[a] = load(taps + a * row_stride + b * column_stride);
 #pragma GCC unroll 10
         for (int i = 0; i < N; ++i) half[b][i] = combine<R>(W::g[i], column);
     }
@@ -434,6 +437,31 @@ void transform_kernel(const float* kernels, float* u, std::size_t position_strid
     }
 }
 
+// A^T S A for the weight gradient, with Winograd<r, m>'s A^T (r x n): sums holds the n^2 positions' sums
+// (vectors of input channels, position_stride apart), gradient gets the r x r taps' vectors one after another.
+template <int M, int R>
+void transform_gradient(const float* sums, std::size_t position_stride, float* gradient) {
+    using W = Winograd<M, R>;
+    constexpr int N = W::N;
+    Lanes rows_done[M][N];  // A^T S: [i][x]
+#pragma GCC unroll 10
+    for (int x = 0; x < N; ++x) {
+        Lanes column[N], done[M];
+#pragma GCC unroll 10
+        for (int k = 0; k < N; ++k) column[k] = load(sums + std::size_t(k * N + x) * position_stride);
+        multiply_mirrored_columns(W::at_mirrors, column, done);
+#pragma GCC unroll 10
+        for (int i = 0; i < M; ++i) rows_done[i][x] = done[i];
+    }
+#pragma GCC unroll 10
+    for (int i = 0; i < M; ++i) {
+        Lanes done[M];
+        multiply_mirrored_columns(W::at_mirrors, rows_done[i], done);
+#pragma GCC unroll 10
+        for (int j = 0; j < M; ++j) store(gradient + (i * M + j) * kLanes, done[j]);
+    }
+}
+
 // The products of one position: out (rows, OCp) = a (rows, C) x b (C, OCp), for kRows rows and kVectors
 // vectors of output channels held in registers.
 #if defined(__AVX512F__)
@@ -443,21 +471,24 @@ constexpr int kProductRows = 6;  // 6 x 2 accumulators + 2 weight vectors + 1 br
 #endif
 constexpr int kProductVectors = 2;
 
-template <int kRows, int kVectors>
-void multiply_block(const float* a, std::size_t a_stride, const float* b, std::size_t b_stride, int depth, float* out,
-                    std::size_t out_stride) {
+// out (kRows, kVectors vectors) = a (kRows, depth) x b (depth, kVectors vectors), or += with kAccumulate; a's
+// element (row, k) is at a[row * a_row + k * a_depth], b's row k at b + k * b_stride.
+template <int kRows, int kVectors, bool kAccumulate>
+void multiply_block(const float* a, std::size_t a_row, std::size_t a_depth, const float* b, std::size_t b_stride,
+                    int depth, float* out, std::size_t out_stride) {
     Lanes acc[kRows][kVectors];
 #pragma GCC unroll 10
     for (int r = 0; r < kRows; ++r)
 #pragma GCC unroll 4
-        for (int v = 0; v < kVectors; ++v) acc[r][v] = broadcast(0.0f);
-    for (int c = 0; c < depth; ++c) {
+        for (int v = 0; v < kVectors; ++v)
+            acc[r][v] = kAccumulate ? load(out + r * out_stride + v * kLanes) : broadcast(0.0f);
+    for (int k = 0; k < depth; ++k) {
         Lanes weights[kVectors];
 #pragma GCC unroll 4
-        for (int v = 0; v < kVectors; ++v) weights[v] = load(b + std::size_t(c) * b_stride + v * kLanes);
+        for (int v = 0; v < kVectors; ++v) weights[v] = load(b + std::size_t(k) * b_stride + v * kLanes);
 #pragma GCC unroll 10
         for (int r = 0; r < kRows; ++r) {
-            const Lanes input = broadcast(a[r * a_stride + c]);
+            const Lanes input = broadcast(a[r * a_row + k * a_depth]);
 #pragma GCC unroll 4
             for (int v = 0; v < kVectors; ++v) acc[r][v] += input * weights[v];
         }
@@ -468,38 +499,51 @@ void multiply_block(const float* a, std::size_t a_stride, const float* b, std::s
         for (int v = 0; v < kVectors; ++v) store(out + r * out_stride + v * kLanes, acc[r][v]);
 }
 
-using MultiplyBlock = void (*)(const float*, std::size_t, const float*, std::size_t, int, float*, std::size_t);
+using MultiplyBlock = void (*)(const float*, std::size_t, std::size_t, const float*, std::size_t, int, float*,
+                               std::size_t);
 
-template <int kVectors, int... kRows>
+template <int kVectors, bool kAccumulate, int... kRows>
 constexpr std::array<MultiplyBlock, sizeof...(kRows)> multiply_blocks(std::integer_sequence<int, kRows...>) {
-    return {multiply_block<kRows + 1, kVectors>...};
+    return {multiply_block<kRows + 1, kVectors, kAccumulate>...};
+}
+
+// out (rows, vector range) = or += a (rows, depth) x b (depth, vectors), in register blocks of kProductRows rows
+// and kProductVectors vectors (one vector at an odd end); a's element (row, k) at a[row * a_row + k * a_depth].
+template <bool kAccumulate>
+void multiply(int rows, int depth, const float* a, std::size_t a_row, std::size_t a_depth, const float* b,
+              std::size_t b_stride, float* out, std::size_t out_stride, std::pair<int, int> vectors) {
+    static constexpr auto two_vectors =
+        multiply_blocks<kProductVectors, kAccumulate>(std::make_integer_sequence<int, kProductRows>{});
+    static constexpr auto one_vector = multiply_blocks<1, kAccumulate>(std::make_integer_sequence<int, kProductRows>{});
+    for (int row = 0; row < rows; row += kProductRows) {
+        const int block = std::min(kProductRows, rows - row);
+        const float* a_block = a + std::size_t(row) * a_row;
+        float* out_block = out + std::size_t(row) * out_stride;
+        int v = vectors.first;
+        for (; v + kProductVectors <= vectors.second; v += kProductVectors)
+            two_vectors[block - 1](a_block, a_row, a_depth, b + v * kLanes, b_stride, depth, out_block + v * kLanes,
+                                   out_stride);
+        for (; v < vectors.second; ++v)
+            one_vector[block - 1](a_block, a_row, a_depth, b + v * kLanes, b_stride, depth, out_block + v * kLanes,
+                                  out_stride);
+    }
 }
 
 // products[pos] (tiles, OCp) = transformed[pos] (tiles, Cp) x u[pos] (C, OCp) for one position, output-channel
 // vectors [vectors.first, vectors.second).
 void multiply_position(const ConvGeometry& g, const Plan& p, int tiles, const float* transformed, const float* u,
                        float* products, std::pair<int, int> vectors) {
-    static constexpr auto two_vectors =
-        multiply_blocks<kProductVectors>(std::make_integer_sequence<int, kProductRows>{});
-    static constexpr auto one_vector = multiply_blocks<1>(std::make_integer_sequence<int, kProductRows>{});
-    for (int t = 0; t < tiles; t += kProductRows) {
-        const int rows = std::min(kProductRows, tiles - t);
-        const float* a = transformed + std::size_t(t) * p.channels_padded;
-        float* out = products + std::size_t(t) * p.outputs_padded;
-        int v = vectors.first;
-        for (; v + kProductVectors <= vectors.second; v += kProductVectors)
-            two_vectors[rows - 1](a, p.channels_padded, u + v * kLanes, p.outputs_padded, g.c, out + v * kLanes,
-                                  p.outputs_padded);
-        for (; v < vectors.second; ++v)
-            one_vector[rows - 1](a, p.channels_padded, u + v * kLanes, p.outputs_padded, g.c, out + v * kLanes,
-                                 p.outputs_padded);
-    }
+    multiply<false>(tiles, g.c, transformed, p.channels_padded, 1, u, p.outputs_padded, products, p.outputs_padded,
+                    vectors);
 }
 
 struct TileKernels {
     void (*input)(const Plan&, const float*, float*, std::size_t);
     void (*output)(const Plan&, const float*, std::size_t, const Lanes&, float*);
-    void (*kernel)(const float*, float*, std::size_t);
+    void (*kernel)(const float*, std::size_t, std::size_t, float*, std::size_t);
+    // The weight gradient's, from F(r, m): the transform of a dout tile and the final A^T S A.
+    void (*dout)(const float*, std::size_t, std::size_t, float*, std::size_t);
+    void (*gradient)(const float*, std::size_t, float*);
 };
 
 template <int M, int R>
@@ -520,10 +564,16 @@ struct TileSize {
     WinogradTransform (*transform)();
 };
 
+// The weight gradient runs F(r, m) on the forward's input tiles, which takes the same input transform: both
+// interpolate at the same n points.
 template <int M, int R>
 constexpr TileSize tile_size() {
-    return {
-        M, R, {transform_input_tile<M, R>, transform_output_tile<M, R>, transform_kernel<M, R>}, exact_transform<M, R>};
+    static_assert(Winograd<M, R>::bt == Winograd<R, M>::bt);
+    return {M,
+            R,
+            {transform_input_tile<M, R>, transform_output_tile<M, R>, transform_kernel<M, R>, transform_kernel<R, M>,
+             transform_gradient<R, M>},
+            exact_transform<M, R>};
 }
 
 // F(6, 3) measured slower than F(4, 3) at batch 1 on 12x12 maps and than F(3, 3) on 6x6 ones (its
@@ -561,13 +611,13 @@ struct BlockBuffers {
 // The steps of one block of samples [first, first + samples), for output-channel vectors [vectors.first,
 // vectors.second), in the thread's own buffers: a thread can run a whole block alone, or the team can split a
 // block's output channels, each thread transforming the whole input (no barrier between the steps).
-void run_block(const Job& job, int first, int samples, std::pair<int, int> vectors, const BlockBuffers& buffers) {
-    const ConvGeometry& g = job.g;
-    const Plan& p = job.p;
+// The input of samples [first, first + samples), channel-last with the leading pads (zero elsewhere and past
+// C), into buffers.padded, and its tiles' B^T d B into buffers.transformed: (positions, tiles, Cp).
+void transform_inputs(const ConvGeometry& g, const Plan& p, const TileKernels& kernels, const float* in, int first,
+                      int samples, const BlockBuffers& buffers) {
     const int tiles = samples * p.tiles_per_sample;
-    // The input, channel-last with the leading pads, zero elsewhere (and past C).
     for (int s = 0; s < samples; ++s) {
-        const float* sample_in = job.in + std::size_t(first + s) * g.input_size();
+        const float* sample_in = in + std::size_t(first + s) * g.input_size();
         float* padded = buffers.padded + std::size_t(s) * p.padded_floats();
         std::fill(padded, padded + p.padded_floats(), 0.0f);
         const int columns = std::min(g.w, p.padded_w - g.pad_left);
@@ -580,15 +630,25 @@ void run_block(const Job& job, int first, int samples, std::pair<int, int> vecto
         }
     }
     const std::size_t input_stride = std::size_t(tiles) * p.channels_padded;
-    const std::size_t output_stride = std::size_t(tiles) * p.outputs_padded;
     for (int tile = 0; tile < tiles; ++tile) {
         const int s = tile / p.tiles_per_sample, ty = tile % p.tiles_per_sample / p.tiles_x, tx = tile % p.tiles_x;
         const float* corner = buffers.padded + std::size_t(s) * p.padded_floats() +
                               (std::size_t(ty * p.m) * p.padded_w + tx * p.m) * p.channels_padded;
         for (int c = 0; c < p.channels_padded; c += kLanes)
-            job.kernels.input(p, corner + c, buffers.transformed + std::size_t(tile) * p.channels_padded + c,
-                              input_stride);
+            kernels.input(p, corner + c, buffers.transformed + std::size_t(tile) * p.channels_padded + c, input_stride);
     }
+}
+
+// The steps of one block of samples [first, first + samples), for output-channel vectors [vectors.first,
+// vectors.second), in the thread's own buffers: a thread can run a whole block alone, or the team can split a
+// block's output channels, each thread transforming the whole input (no barrier between the steps).
+void run_block(const Job& job, int first, int samples, std::pair<int, int> vectors, const BlockBuffers& buffers) {
+    const ConvGeometry& g = job.g;
+    const Plan& p = job.p;
+    const int tiles = samples * p.tiles_per_sample;
+    transform_inputs(g, p, job.kernels, job.in, first, samples, buffers);
+    const std::size_t input_stride = std::size_t(tiles) * p.channels_padded;
+    const std::size_t output_stride = std::size_t(tiles) * p.outputs_padded;
     for (int position = 0; position < p.positions(); ++position)
         multiply_position(g, p, tiles, buffers.transformed + position * input_stride,
                           job.u + std::size_t(position) * g.c * p.outputs_padded,
@@ -623,6 +683,40 @@ void run_block(const Job& job, int first, int samples, std::pair<int, int> vecto
                                         row + std::size_t(o - oc_begin) * g.positions(), std::size_t(g.ow));
         }
     }
+}
+
+// The weight gradient's products of one block of samples [first, first + samples), added to sums (positions,
+// OC, Cp): the input tiles as the forward transforms them, dout channel-last (zero past OH, OW and OC) with
+// each m x m tile transformed by Winograd<r, m>'s G, then per position sums (OC, Cp) += U^T (OC, tiles) x
+// V (tiles, Cp).
+void gradient_block(const ConvGeometry& g, const Plan& p, const TileKernels& kernels, const float* in,
+                    const float* dout, int first, int samples, const BlockBuffers& buffers, float* sums) {
+    const int tiles = samples * p.tiles_per_sample;
+    transform_inputs(g, p, kernels, in, first, samples, buffers);
+    for (int s = 0; s < samples; ++s) {
+        const float* sample_dout = dout + std::size_t(first + s) * g.output_size();
+        float* staged = buffers.staged + std::size_t(s) * p.staged_floats();
+        std::fill(staged, staged + p.staged_floats(), 0.0f);
+        for (int oy = 0; oy < g.oh; ++oy)
+            transpose(sample_dout + std::size_t(oy) * g.ow, g.positions(),
+                      staged + std::size_t(oy) * p.staged_w * p.outputs_padded, p.outputs_padded, g.oc, g.ow);
+    }
+    const std::size_t dout_stride = std::size_t(tiles) * p.outputs_padded;
+    const std::size_t row_stride = std::size_t(p.staged_w) * p.outputs_padded;
+    for (int tile = 0; tile < tiles; ++tile) {
+        const int s = tile / p.tiles_per_sample, ty = tile % p.tiles_per_sample / p.tiles_x, tx = tile % p.tiles_x;
+        const float* corner = buffers.staged + std::size_t(s) * p.staged_floats() +
+                              (std::size_t(ty * p.m) * p.staged_w + tx * p.m) * p.outputs_padded;
+        for (int o = 0; o < p.outputs_padded; o += kLanes)
+            kernels.dout(corner + o, row_stride, p.outputs_padded,
+                         buffers.products + std::size_t(tile) * p.outputs_padded + o, dout_stride);
+    }
+    const std::size_t input_stride = std::size_t(tiles) * p.channels_padded;
+    const std::size_t sums_stride = std::size_t(g.oc) * p.channels_padded;
+    for (int position = 0; position < p.positions(); ++position)
+        multiply<true>(g.oc, tiles, buffers.products + position * dout_stride, 1, p.outputs_padded,
+                       buffers.transformed + position * input_stride, p.channels_padded, sums + position * sums_stride,
+                       p.channels_padded, {0, p.channels_padded / kLanes});
 }
 
 // The tile sizes built for kernel size r.
@@ -668,7 +762,8 @@ void pack_weights(WinogradWeights& weights, const ConvGeometry& g, int tile, con
                     for (int t = 0; t < taps; ++t) gathered[t * kLanes + lane] = from[t];
                 }
             }
-            size.kernels.kernel(gathered, u + std::size_t(c) * ocp + v * kLanes, std::size_t(channels) * ocp);
+            size.kernels.kernel(gathered, std::size_t(g.kw) * kLanes, kLanes, u + std::size_t(c) * ocp + v * kLanes,
+                                std::size_t(channels) * ocp);
         }
 }
 
@@ -761,6 +856,71 @@ void conv2d_forward_winograd(const ConvGeometry& g, const float* in, const Winog
             for (int block = 0; block < p.blocks; ++block) {
                 const int first = block * p.samples_per_block;
                 run_block(job, first, std::min(p.samples_per_block, g.n - first), {begin, end}, buffers[thread]);
+            }
+        }
+    }
+}
+
+void conv2d_backward_weights_winograd(const ConvGeometry& g, int tile, const float* in, const float* dout,
+                                      float* dweight, float* dbias, int threads, WinogradWorkspace& workspace) {
+    if (g.stride_h != 1 || g.stride_w != 1 || g.kh != g.kw)
+        throw std::logic_error("conv2d_backward_weights_winograd: not a stride-1 square kernel");
+    const TileSize& size = find_tile_size(tile, g.kh);
+    const int wanted = std::max(1, std::min(convolution_threads(g, threads, g.n), g.n));
+    const Plan p = make_plan(g, tile, wanted);
+    const int team = std::min(wanted, p.blocks);
+    const std::size_t sums_floats = std::size_t(p.positions()) * g.oc * p.channels_padded;
+    for (auto* buffer :
+         {&workspace.padded, &workspace.transformed, &workspace.products, &workspace.staged, &workspace.sums})
+        if (int(buffer->size()) < team) buffer->resize(team);
+    auto grow = [](std::vector<float>& v, std::size_t floats) -> float* {
+        if (v.size() < floats) v.resize(floats);
+        return v.data();
+    };
+    std::vector<BlockBuffers> buffers(team);
+    std::vector<float*> sums(team);
+    for (int t = 0; t < team; ++t) {
+        buffers[t] = {grow(workspace.padded[t], std::size_t(p.samples_per_block) * p.padded_floats()),
+                      grow(workspace.transformed[t], p.transformed_floats()),
+                      grow(workspace.products[t], p.products_floats()),
+                      grow(workspace.staged[t], std::size_t(p.samples_per_block) * p.staged_floats())};
+        sums[t] = grow(workspace.sums[t], sums_floats);
+    }
+    const int taps = g.kh * g.kw, vectors = p.channels_padded / kLanes;
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+        const int thread = omp_get_thread_num();
+        std::fill(sums[thread], sums[thread] + sums_floats, 0.0f);
+        // Whole blocks per thread in a fixed split (the blocks are a multiple of the team where the batch allows).
+#pragma omp for schedule(static)
+        for (int block = 0; block < p.blocks; ++block) {
+            const int first = block * p.samples_per_block;
+            gradient_block(g, p, size.kernels, in, dout, first, std::min(p.samples_per_block, g.n - first),
+                           buffers[thread], sums[thread]);
+        }
+        // The threads' sums in thread order (the implicit barrier above has them all).
+#pragma omp for schedule(static)
+        for (std::size_t i = 0; i < sums_floats; i += kLanes)
+            for (int t = 1; t < team; ++t) store(sums[0] + i, load(sums[0] + i) + load(sums[t] + i));
+                // A^T S A per (output channel, vector of input channels), added to the weight gradient.
+#pragma omp for schedule(static)
+        for (int o = 0; o < g.oc; ++o) {
+            alignas(sizeof(Lanes)) float gradient[kMaxTaps * kLanes];  // (tap, lane)
+            for (int v = 0; v < vectors; ++v) {
+                size.kernels.gradient(sums[0] + (std::size_t(o) * p.channels_padded + v * kLanes),
+                                      std::size_t(g.oc) * p.channels_padded, gradient);
+                for (int lane = 0; lane < kLanes && v * kLanes + lane < g.c; ++lane) {
+                    float* to = dweight + (std::size_t(o) * g.c + v * kLanes + lane) * taps;
+                    for (int t = 0; t < taps; ++t) to[t] += gradient[t * kLanes + lane];
+                }
+            }
+            if (dbias) {
+                double sum = 0.0;
+                for (int n = 0; n < g.n; ++n) {
+                    const float* plane = dout + std::size_t(n) * g.output_size() + std::size_t(o) * g.positions();
+                    for (std::size_t i = 0; i < g.positions(); ++i) sum += double(plane[i]);
+                }
+                dbias[o] += float(sum);
             }
         }
     }

@@ -57,6 +57,7 @@ struct WinogradWeights {
 // channel-last output. Only grows, so a forward at a batch size seen before allocates nothing.
 struct WinogradWorkspace {
     std::vector<std::vector<float>> padded, transformed, products, staged;
+    std::vector<std::vector<float>> sums;  // the weight gradient's per-thread sums
 };
 
 // in (N,C,H,W), weights packed for g, bias (OC) or null -> out (N,OC,OH,OW): assigned, then passed through
@@ -66,5 +67,16 @@ struct WinogradWorkspace {
 void conv2d_forward_winograd(const ConvGeometry& g, const float* in, const WinogradWeights& weights, const float* bias,
                              float* out, int threads, WinogradWorkspace& workspace,
                              const ChannelEpilogue* epilogue = nullptr);
+
+// The weight gradient on the tiles of the forward's F(m x m, r x r), m = tile (winograd_tile(g) when non-zero):
+// each m x m tile of dout against the n x n input patch under it is an F(r x r, m x m) correlation, whose
+// input transform is the forward's (the same n points); the sum over every tile of the batch is n^2 products
+// (OC, tiles) x (tiles, C), and A^T . A runs once per weight at the end. in (N,C,H,W), dout (N,OC,OH,OW) ->
+// dweight (OC,C,R,R) and dbias (OC, may be null): ACCUMULATED. Each thread sums whole blocks of samples and
+// the threads' sums are added in thread order: bit-identical from run to run for a fixed thread count (not
+// across thread counts). Throws std::logic_error for a stride or kernel it does not take, and
+// std::invalid_argument for a tile not built for R.
+void conv2d_backward_weights_winograd(const ConvGeometry& g, int tile, const float* in, const float* dout,
+                                      float* dweight, float* dbias, int threads, WinogradWorkspace& workspace);
 
 }  // namespace fer
