@@ -262,6 +262,61 @@ void print_layers(const std::string& model, int threads, int batch, bool cpu_tim
     std::printf("     %-12s %-14s %9s %21.3f\n", "total", "", "", total);
 }
 
+// One step of a batch-1 eval forward as the network runs it: a layer, or a convolution or dense layer with the
+// BatchNorm and ReLU fused into it.
+struct StepTiming {
+    std::string kinds;  // "conv2d+batchnorm+relu"
+    fer::Shape output;
+    std::uint64_t macs;
+    double median_us;
+};
+
+struct LatencyBreakdown {
+    std::vector<StepTiming> steps;
+    double whole_median_us = 0;  // the same forwards, timed whole (with the profile's own clock reads)
+};
+
+// Times each step of the batch-1 eval forward through Context::profile (fused steps as the network fuses them,
+// so the sum is what the latency cell measures, give or take the clock reads).
+LatencyBreakdown latency_breakdown(const std::string& model, int threads, const BenchSettings& settings) {
+    fer::Network network = fer::build_model(model, settings.seed);
+    fer::Rng rng(settings.seed);
+    const fer::Tensor image = random_images(1, network.input(), rng);
+    fer::ForwardProfile profile;
+    fer::Context ctx = fer::Context::eval(fer::RunOptions{threads, settings.precision, settings.winograd});
+    const RepeatPolicy policy = settings.latency();
+    for (int i = 0; i < policy.warmup; ++i) network.forward(image, ctx);
+    ctx.profile = &profile;
+    const auto times =
+        time_runs({0, policy.min_runs, policy.max_runs, policy.budget_s}, false, [&] { network.forward(image, ctx); });
+    LatencyBreakdown breakdown;
+    breakdown.whole_median_us = quantile(times, 0.5) * 1e6;
+    const fer::Sequence& layers = network.layers();
+    for (std::size_t i = 0; i < profile.seconds.size(); ++i) {
+        if (profile.seconds[i].empty()) continue;  // inside a fused step
+        StepTiming step{"", {}, 0, quantile(profile.seconds[i], 0.5) * 1e6};
+        for (std::size_t k = i; k < i + profile.layers[i]; ++k) {
+            step.kinds += (k == i ? "" : "+") + layers.layer(k).kind();
+            step.macs += layers.layer(k).macs();
+            step.output = layers.layer(k).output_shape();
+        }
+        breakdown.steps.push_back(step);
+    }
+    return breakdown;
+}
+
+void print_latency_breakdown(const std::string& model, int threads, const LatencyBreakdown& breakdown) {
+    double total = 0;
+    for (const auto& step : breakdown.steps) total += step.median_us;
+    std::printf("\n%s per step: batch-1 eval forward, %d thread(s), median us\n", model.c_str(), threads);
+    std::printf("%-26s %-14s %9s %10s %6s\n", "step", "output", "MMACs", "us", "share");
+    for (const auto& step : breakdown.steps)
+        std::printf("%-26s %-14s %9.2f %10.1f %5.1f%%\n", step.kinds.c_str(), step.output.with_batch(1).str().c_str(),
+                    double(step.macs) / 1e6, step.median_us, 100.0 * step.median_us / total);
+    std::printf("%-26s %-14s %9s %10.1f (whole forward: %.1f)\n", "sum of medians", "", "", total,
+                breakdown.whole_median_us);
+}
+
 // 2 * MACs * images / s; a training step costs about three forwards (forward, input and weight gradients).
 double gflops(double images_per_second, std::uint64_t macs, double passes) {
     return images_per_second < 0 ? -1 : 2.0 * double(macs) * passes * images_per_second / 1e9;
@@ -319,6 +374,7 @@ struct ModelReport {
     std::vector<LayerTiming> layers;
     int layer_threads = 0;
     double peak_rss_mib;
+    LatencyBreakdown latency_steps;  // empty unless --latency-layers
 };
 
 std::string to_json(const std::vector<ModelReport>& reports, const BenchSettings& settings) {
@@ -341,6 +397,22 @@ std::string to_json(const std::vector<ModelReport>& reports, const BenchSettings
             json.end_object();
         }
         json.end_object();
+        if (!report.latency_steps.steps.empty()) {
+            json.key("latency_steps").begin_object();
+            json.key("threads").value(double(report.layer_threads));
+            json.key("whole_median_us").value(report.latency_steps.whole_median_us);
+            json.key("per_step").begin_array();
+            for (const auto& step : report.latency_steps.steps) {
+                json.begin_object();
+                json.key("layers").value(step.kinds);
+                json.key("output").value(step.output.with_batch(1).str());
+                json.key("macs").value(double(step.macs));
+                json.key("median_us").value(step.median_us);
+                json.end_object();
+            }
+            json.end_array();
+            json.end_object();
+        }
         if (!report.layers.empty()) {
             json.key("layers").begin_object();
             json.key("batch").value(double(settings.layer_batch));
@@ -372,7 +444,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> models{"five_layer", "gap"};
     std::vector<int> threads{1, 2};
     std::string json_path;
-    bool layers = false, layers_only = false;
+    bool layers = false, layers_only = false, latency_layers = false;
     BenchSettings settings;
     app.add_option("--models", models, "models to measure (comma separated)")->delimiter(',')->capture_default_str();
     app.add_option("--threads", threads, "thread counts to measure, the last is the headline (0: all cores)")
@@ -387,6 +459,9 @@ int main(int argc, char** argv) {
     app.add_flag("--quick", settings.quick, "few runs per cell: a smoke test, not a measurement");
     app.add_flag("--layers", layers, "add a per-layer forward/backward breakdown (at the last --threads value)");
     app.add_flag("--layers-only", layers_only, "only the per-layer breakdown");
+    app.add_flag("--latency-layers", latency_layers,
+                 "add a per-step breakdown of the batch-1 eval forward, fused steps as the network runs them (at "
+                 "the last --threads value)");
     app.add_option("--layer-batch", settings.layer_batch, "batch size of the per-layer breakdown")
         ->capture_default_str()
         ->check(CLI::Range(2, 4096));
@@ -400,8 +475,8 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"fp32", "bf16"}));
     bool no_winograd = false;
     app.add_flag("--no-winograd", no_winograd,
-                 "every cell on the direct and GEMM convolutions only (the default takes Winograd's kernel for "
-                 "the forwards and input gradients of stride-1 3x3 to 7x7 layers)");
+                 "every cell on the direct and GEMM convolutions only (the default takes Winograd's kernels for "
+                 "the forwards and gradients of stride-1 3x3 to 7x7 layers)");
     app.add_option("--seed", settings.seed, "seed of the weights and the random data")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     settings.precision = fer::parse_precision(precision);
@@ -419,7 +494,7 @@ int main(int argc, char** argv) {
     try {
         std::vector<ModelReport> reports;
         for (const auto& model : models) {
-            ModelReport report{model, fer::build_model(model, settings.seed).macs(), {}, {}, 0, 0.0};
+            ModelReport report{model, fer::build_model(model, settings.seed).macs(), {}, {}, 0, 0.0, {}};
             if (!settings.cells.empty())
                 for (int count : threads) report.cells.push_back(run_cells(model, count, settings));
             if (!report.cells.empty()) print_cells(model, report.macs, report.cells);
@@ -427,6 +502,11 @@ int main(int argc, char** argv) {
                 report.layer_threads = fer::resolve_threads(fer::RunOptions{threads.back()});
                 report.layers = layer_breakdown(model, threads.back(), settings);
                 print_layers(model, report.layer_threads, settings.layer_batch, settings.cpu_time, report.layers);
+            }
+            if (latency_layers) {
+                report.layer_threads = fer::resolve_threads(fer::RunOptions{threads.back()});
+                report.latency_steps = latency_breakdown(model, threads.back(), settings);
+                print_latency_breakdown(model, report.layer_threads, report.latency_steps);
             }
             report.peak_rss_mib = peak_rss_mib();
             std::printf("peak memory so far (maxrss): %.0f MiB\n", report.peak_rss_mib);

@@ -608,22 +608,38 @@ struct BlockBuffers {
     float *padded, *transformed, *products, *staged;
 };
 
-// The steps of one block of samples [first, first + samples), for output-channel vectors [vectors.first,
-// vectors.second), in the thread's own buffers: a thread can run a whole block alone, or the team can split a
-// block's output channels, each thread transforming the whole input (no barrier between the steps).
-// The input of samples [first, first + samples), channel-last with the leading pads (zero elsewhere and past
-// C), into buffers.padded, and its tiles' B^T d B into buffers.transformed: (positions, tiles, Cp).
+// A range of tile rows of each sample: a batch of one can be split between threads by rows of tiles.
+struct TileRows {
+    int begin, end;
+    int count() const { return end - begin; }
+};
+
+// Tile `tile` of a block (its samples' tiles in the rows of the range): its sample and its place in the map.
+struct TilePlace {
+    int sample, ty, tx;
+};
+
+TilePlace tile_place(const Plan& p, TileRows rows, int tile) {
+    const int per_sample = rows.count() * p.tiles_x, rest = tile % per_sample;
+    return {tile / per_sample, rows.begin + rest / p.tiles_x, rest % p.tiles_x};
+}
+
+// The input of samples [first, first + samples) under the tile rows, channel-last with the leading pads (zero
+// elsewhere and past C), into buffers.padded, and its tiles' B^T d B into buffers.transformed: (positions,
+// tiles, Cp).
 void transform_inputs(const ConvGeometry& g, const Plan& p, const TileKernels& kernels, const float* in, int first,
-                      int samples, const BlockBuffers& buffers) {
-    const int tiles = samples * p.tiles_per_sample;
+                      int samples, TileRows rows, const BlockBuffers& buffers) {
+    const int tiles = samples * rows.count() * p.tiles_x;
+    const int row_begin = rows.begin * p.m, row_end = std::min(p.padded_h, rows.end * p.m + p.r - 1);
+    const std::size_t row_floats = std::size_t(p.padded_w) * p.channels_padded;
     for (int s = 0; s < samples; ++s) {
         const float* sample_in = in + std::size_t(first + s) * g.input_size();
         float* padded = buffers.padded + std::size_t(s) * p.padded_floats();
-        std::fill(padded, padded + p.padded_floats(), 0.0f);
+        std::fill(padded + row_begin * row_floats, padded + row_end * row_floats, 0.0f);
         const int columns = std::min(g.w, p.padded_w - g.pad_left);
-        for (int y = 0; y < g.h; ++y) {
+        for (int y = std::max(0, row_begin - g.pad_top); y < g.h; ++y) {
             const int py = y + g.pad_top;
-            if (py >= p.padded_h) break;  // 'valid'-like geometries never read these rows
+            if (py >= row_end) break;  // 'valid'-like geometries never read the last rows
             transpose(sample_in + std::size_t(y) * g.w, std::size_t(g.h) * g.w,
                       padded + (std::size_t(py) * p.padded_w + g.pad_left) * p.channels_padded, p.channels_padded, g.c,
                       columns);
@@ -631,22 +647,25 @@ void transform_inputs(const ConvGeometry& g, const Plan& p, const TileKernels& k
     }
     const std::size_t input_stride = std::size_t(tiles) * p.channels_padded;
     for (int tile = 0; tile < tiles; ++tile) {
-        const int s = tile / p.tiles_per_sample, ty = tile % p.tiles_per_sample / p.tiles_x, tx = tile % p.tiles_x;
-        const float* corner = buffers.padded + std::size_t(s) * p.padded_floats() +
-                              (std::size_t(ty * p.m) * p.padded_w + tx * p.m) * p.channels_padded;
+        const TilePlace at = tile_place(p, rows, tile);
+        const float* corner = buffers.padded + std::size_t(at.sample) * p.padded_floats() +
+                              (std::size_t(at.ty * p.m) * p.padded_w + at.tx * p.m) * p.channels_padded;
         for (int c = 0; c < p.channels_padded; c += kLanes)
             kernels.input(p, corner + c, buffers.transformed + std::size_t(tile) * p.channels_padded + c, input_stride);
     }
 }
 
 // The steps of one block of samples [first, first + samples), for output-channel vectors [vectors.first,
-// vectors.second), in the thread's own buffers: a thread can run a whole block alone, or the team can split a
-// block's output channels, each thread transforming the whole input (no barrier between the steps).
-void run_block(const Job& job, int first, int samples, std::pair<int, int> vectors, const BlockBuffers& buffers) {
+// vectors.second) and the tile rows in range, in the thread's own buffers: a thread can run a whole block
+// alone, or the team can split a block's output channels (each thread transforming the whole input) or, for a
+// block of one sample, its rows of tiles; no barrier between the steps either way.
+void run_block(const Job& job, int first, int samples, std::pair<int, int> vectors, TileRows rows,
+               const BlockBuffers& buffers) {
     const ConvGeometry& g = job.g;
     const Plan& p = job.p;
-    const int tiles = samples * p.tiles_per_sample;
-    transform_inputs(g, p, job.kernels, job.in, first, samples, buffers);
+    const int tiles = samples * rows.count() * p.tiles_x;
+    if (tiles == 0) return;
+    transform_inputs(g, p, job.kernels, job.in, first, samples, rows, buffers);
     const std::size_t input_stride = std::size_t(tiles) * p.channels_padded;
     const std::size_t output_stride = std::size_t(tiles) * p.outputs_padded;
     for (int position = 0; position < p.positions(); ++position)
@@ -660,9 +679,9 @@ void run_block(const Job& job, int first, int samples, std::pair<int, int> vecto
                 bias_lanes[lane] = job.bias[v * kLanes + lane];
         const Lanes bias = load(bias_lanes);
         for (int tile = 0; tile < tiles; ++tile) {
-            const int s = tile / p.tiles_per_sample, ty = tile % p.tiles_per_sample / p.tiles_x, tx = tile % p.tiles_x;
-            float* corner = buffers.staged + std::size_t(s) * p.staged_floats() +
-                            (std::size_t(ty * p.m) * p.staged_w + tx * p.m) * p.outputs_padded + v * kLanes;
+            const TilePlace at = tile_place(p, rows, tile);
+            float* corner = buffers.staged + std::size_t(at.sample) * p.staged_floats() +
+                            (std::size_t(at.ty * p.m) * p.staged_w + at.tx * p.m) * p.outputs_padded + v * kLanes;
             job.kernels.output(p, buffers.products + std::size_t(tile) * p.outputs_padded + v * kLanes, output_stride,
                                bias, corner);
         }
@@ -673,7 +692,7 @@ void run_block(const Job& job, int first, int samples, std::pair<int, int> vecto
     for (int s = 0; s < samples; ++s) {
         float* sample_out = job.out + std::size_t(first + s) * g.output_size();
         const float* staged = buffers.staged + std::size_t(s) * p.staged_floats();
-        for (int oy = 0; oy < g.oh; ++oy) {
+        for (int oy = rows.begin * p.m; oy < std::min(g.oh, rows.end * p.m); ++oy) {
             float* row = sample_out + std::size_t(oc_begin) * g.positions() + std::size_t(oy) * g.ow;
             transpose(staged + std::size_t(oy) * p.staged_w * p.outputs_padded + oc_begin, p.outputs_padded, row,
                       g.positions(), g.ow, oc_end - oc_begin);
@@ -692,7 +711,7 @@ void run_block(const Job& job, int first, int samples, std::pair<int, int> vecto
 void gradient_block(const ConvGeometry& g, const Plan& p, const TileKernels& kernels, const float* in,
                     const float* dout, int first, int samples, const BlockBuffers& buffers, float* sums) {
     const int tiles = samples * p.tiles_per_sample;
-    transform_inputs(g, p, kernels, in, first, samples, buffers);
+    transform_inputs(g, p, kernels, in, first, samples, {0, p.tiles_y}, buffers);
     for (int s = 0; s < samples; ++s) {
         const float* sample_dout = dout + std::size_t(first + s) * g.output_size();
         float* staged = buffers.staged + std::size_t(s) * p.staged_floats();
@@ -820,9 +839,23 @@ void conv2d_forward_winograd(const ConvGeometry& g, const float* in, const Winog
     const Plan p = make_plan(g, m, convolution_threads(g, threads, g.n));
     const Job job{g, p, find_tile_size(m, g.kh).kernels, in, weights.u.data(), bias, out, epilogue};
     // As many blocks as threads: each thread takes whole blocks. Fewer (a batch of one): the team splits the
-    // output channels, each thread transforming the whole input, which costs less than a barrier per step.
-    const int team = std::min(convolution_threads(g, threads, threads), std::max(p.blocks, p.output_vectors()));
-    const bool per_thread = p.blocks >= team;
+    // output channels in pairs of vectors where each thread gets at least one pair, each transforming the whole
+    // input, which costs less than a barrier per step; or else (a map with few output channels) the rows of
+    // tiles, which splits the transforms too. The results are the same bits whichever way.
+    const int wanted = convolution_threads(g, threads, threads);
+    const int pairs = (p.output_vectors() + 1) / 2;
+    enum class Split { blocks, outputs, rows } split = Split::blocks;
+    int team = 1;
+    if (p.blocks >= wanted) {
+        team = wanted;
+    } else if (pairs >= wanted || p.samples_per_block > 1 || p.tiles_y < 2) {
+        split = Split::outputs;
+        team = std::min(wanted, pairs);
+    } else {
+        split = Split::rows;
+        team = std::min(wanted, p.tiles_y);
+    }
+    if (team <= 1) split = Split::blocks, team = 1;
     for (auto* buffer : {&workspace.padded, &workspace.transformed, &workspace.products, &workspace.staged})
         if (int(buffer->size()) < team) buffer->resize(team);
     auto grow = [](std::vector<float>& v, std::size_t floats) -> float* {
@@ -842,20 +875,26 @@ void conv2d_forward_winograd(const ConvGeometry& g, const float* in, const Winog
 #pragma omp parallel num_threads(team) if (team > 1)
     {
         const int thread = omp_get_thread_num();
-        if (per_thread) {
+        const TileRows all_rows{0, p.tiles_y};
+        if (split == Split::blocks) {
 #pragma omp for schedule(static)
             for (int block = 0; block < p.blocks; ++block) {
                 const int first = block * p.samples_per_block;
-                run_block(job, first, std::min(p.samples_per_block, g.n - first), {0, all_vectors}, buffers[thread]);
+                run_block(job, first, std::min(p.samples_per_block, g.n - first), {0, all_vectors}, all_rows,
+                          buffers[thread]);
             }
         } else {
-            // Vector pairs, as the product kernel takes two output-channel vectors at a time.
-            const int pairs = (all_vectors + 1) / 2, share = (pairs + team - 1) / team;
-            const int begin = std::min(all_vectors, 2 * share * thread);
-            const int end = std::min(all_vectors, 2 * share * (thread + 1));
+            std::pair<int, int> vectors{0, all_vectors};
+            TileRows rows = all_rows;
+            if (split == Split::outputs) {
+                const int share = (pairs + team - 1) / team;
+                vectors = {std::min(all_vectors, 2 * share * thread), std::min(all_vectors, 2 * share * (thread + 1))};
+            } else {
+                rows = {p.tiles_y * thread / team, p.tiles_y * (thread + 1) / team};
+            }
             for (int block = 0; block < p.blocks; ++block) {
                 const int first = block * p.samples_per_block;
-                run_block(job, first, std::min(p.samples_per_block, g.n - first), {begin, end}, buffers[thread]);
+                run_block(job, first, std::min(p.samples_per_block, g.n - first), vectors, rows, buffers[thread]);
             }
         }
     }

@@ -1,5 +1,6 @@
 #include "fer/sequence.hpp"
 
+#include <chrono>
 #include <stdexcept>
 
 #include "fer/activations.hpp"
@@ -52,21 +53,38 @@ void Sequence::init(Rng& rng) {
     for (auto& layer : layers_) layer->init(rng);
 }
 
-const Tensor& Sequence::forward(const Tensor& in, const Context& ctx, std::size_t stop_before) {
+const Tensor& Sequence::forward(const Tensor& in, const Context& outer, std::size_t stop_before) {
     if (stop_before > layers_.size()) throw std::invalid_argument("Sequence::forward: stop_before too large");
     ran_ = layers_.size() - stop_before;
     fused_ = false;
+    // The layers run without the profile: a residual block's own sequences would record into it too.
+    ForwardProfile* profile = outer.profile;
+    Context ctx = outer;
+    ctx.profile = nullptr;
+    if (profile) {
+        profile->seconds.resize(layers_.size());
+        profile->layers.resize(layers_.size());
+    }
     const Tensor* x = &in;
     for (std::size_t i = 0; i < ran_; ++i) {
+        const auto start = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+        const std::size_t first = i;
+        bool fused = false;
         if (!ctx.training)
             if (const std::size_t count = forward_fused(i, *x, ctx)) {
                 i += count - 1;
                 x = &activations_[i];
-                fused_ = true;
-                continue;
+                fused_ = fused = true;
             }
-        layers_[i]->forward(*x, activations_[i], ctx);
-        x = &activations_[i];
+        if (!fused) {
+            layers_[i]->forward(*x, activations_[i], ctx);
+            x = &activations_[i];
+        }
+        if (profile) {
+            profile->seconds[first].push_back(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+            profile->layers[first] = i - first + 1;
+        }
     }
     return *x;
 }

@@ -1,8 +1,10 @@
 // Run options passed explicitly to every forward and backward call (never globals).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace fer {
 
@@ -30,6 +32,15 @@ struct RunOptions {
 // Resolves RunOptions::threads (0 -> omp_get_max_threads()).
 int resolve_threads(const RunOptions& options);
 
+// Where a forward's time goes, step by step (fer-bench --latency-layers): the outermost Sequence::forward that
+// sees one appends each step's wall seconds to seconds[i], i the step's first layer, and sets layers[i] to how
+// many layers the step ran (more than one where it fused a BatchNorm or ReLU into a convolution). Both are
+// sized to the sequence's layers on the first call.
+struct ForwardProfile {
+    std::vector<std::vector<double>> seconds;
+    std::vector<std::size_t> layers;
+};
+
 struct Context {
     bool training = false;  // train mode: batch statistics in BatchNorm, dropout active
     int threads = 1;        // resolved thread count, >= 1
@@ -42,6 +53,7 @@ struct Context {
     // on every call.
     std::uint64_t weights_version = 0;
     bool winograd = true;  // RunOptions::winograd
+    ForwardProfile* profile = nullptr;  // timing of each step of a forward, when set (nested sequences: not)
 
     static Context train(const RunOptions& options, std::uint64_t step) {
         return {true, resolve_threads(options), step, Precision::fp32, 0, options.winograd};
