@@ -262,3 +262,41 @@ TEST_CASE("network: summary lists the layers and the totals") {
     CHECK(resnet.find("\n  shortcut:") != std::string::npos);
     CHECK(resnet.find("\n    conv2d ") != std::string::npos);
 }
+
+TEST_CASE("network: a forward profile times each step, fused steps once, nested sequences not at all") {
+    fer::Network net = small_network();
+    net.init(3);
+    const fer::Tensor input = fer::testing::random_tensor({2, 2, 6, 6}, 4);
+    fer::ForwardProfile profile;
+    fer::Context eval = fer::Context::eval(fer::RunOptions{1});
+    eval.profile = &profile;
+    const fer::Tensor plain = net.forward(input, fer::Context::eval(fer::RunOptions{1}));
+    const std::vector<float> expected(plain.data(), plain.data() + plain.size());
+    for (int run = 0; run < 2; ++run) {
+        const fer::Tensor& out = net.forward(input, eval);
+        CHECK(std::vector<float>(out.data(), out.data() + out.size()) == expected);  // timing changes nothing
+    }
+    // conv2d + batchnorm + relu fused, the residual block one step (its own layers unrecorded), then one each.
+    REQUIRE(profile.seconds.size() == 8);
+    REQUIRE(profile.layers.size() == 8);
+    const std::vector<std::size_t> runs{2, 0, 0, 2, 2, 2, 2, 2};
+    const std::vector<std::size_t> spans{3, 0, 0, 1, 1, 1, 1, 1};
+    for (std::size_t i = 0; i < 8; ++i) {
+        CAPTURE(i);
+        CHECK(profile.seconds[i].size() == runs[i]);
+        CHECK(profile.layers[i] == spans[i]);
+        for (double seconds : profile.seconds[i]) CHECK(seconds >= 0.0);
+    }
+    // A training forward fuses nothing.
+    fer::ForwardProfile training;
+    fer::Context train = fer::Context::train(fer::RunOptions{1}, 0);
+    train.profile = &training;
+    net.forward_logits(input, train);
+    REQUIRE(training.seconds.size() == 8);
+    for (std::size_t i = 0; i < 7; ++i) {
+        CAPTURE(i);
+        CHECK(training.seconds[i].size() == 1);
+        CHECK(training.layers[i] == 1);
+    }
+    CHECK(training.seconds[7].empty());  // the softmax, left to the loss
+}

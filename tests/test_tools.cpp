@@ -231,3 +231,25 @@ TEST_CASE("Ctrl-C makes fer-train save a checkpoint and exit; --resume finishes 
 }
 
 }  // namespace fer
+
+namespace fer {
+
+TEST_CASE("fer-bench: a quick latency cell with its per-step breakdown, as JSON") {
+    TempDir dir;
+    const Run run = run_tool("fer-bench",
+                             "--quick --models five_layer --threads 1 --cells latency --latency-layers "
+                             "--json " +
+                                 dir.file("bench.json"));
+    INFO(run.output);
+    REQUIRE(run.exit_code == 0);
+    CHECK(run.output.find("five_layer per step: batch-1 eval forward") != std::string::npos);
+    CHECK(run.output.find("conv2d+batchnorm+relu") != std::string::npos);  // the fused steps, as they run
+    const std::string json = slurp(dir.file("bench.json"));
+    CHECK(json.find("\"latency_ms_b1_median\"") != std::string::npos);
+    CHECK(json.find("\"latency_steps\"") != std::string::npos);
+    CHECK(json.find("\"dense+batchnorm+relu\"") != std::string::npos);
+    CHECK(json.find("\"winograd\":true") != std::string::npos);
+    CHECK(run_tool("fer-bench", "--models no_such_model --quick --cells latency").exit_code != 0);
+}
+
+}  // namespace fer
