@@ -22,10 +22,10 @@ struct RunOptions {
     // OpenMP threads for every kernel; 0 means all the machine's cores.
     int threads = 0;
     Precision precision = Precision::fp32;
-    // fp32 stride-1 convolutions with 3x3 to 7x7 kernels and at least 16 channels each way, forward and input
-    // gradient, by Winograd's minimal filtering (include/fer/conv_winograd.hpp): 1.5-4.5x faster, close to
-    // the direct kernels (within 6e-5 of a layer's largest output) rather than their bits. false: the direct
-    // and GEMM kernels only.
+    // fp32 stride-1 convolutions with 3x3 to 7x7 kernels and at least 16 channels each way, forward, input
+    // gradient and weight gradient, by Winograd's minimal filtering (include/fer/conv_winograd.hpp): 1.5-4.5x
+    // faster, close to the direct kernels (within 6e-5 of a layer's largest output, 1.3e-4 of its largest
+    // weight gradient) rather than their bits. false: the direct and GEMM kernels only.
     bool winograd = true;
 };
 

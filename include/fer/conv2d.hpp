@@ -44,8 +44,8 @@ public:
     // in eval mode keeping the converted weights while a non-zero ctx.weights_version stays the same, in
     // training converting them on every call.
     void forward_fused(const Tensor& in, Tensor& out, const Context& ctx, const ChannelEpilogue& epilogue);
-    // din by Winograd's kernel too where ctx allows it and it applies to the flipped convolution
-    // (input_gradient_geometry); the weight gradient always on the direct or GEMM kernels.
+    // Both gradients by Winograd's kernels too where ctx allows it: din where they apply to the flipped
+    // convolution (input_gradient_geometry), the weight gradient where they apply to the layer (winograd_tile).
     void backward(const Tensor& in, const Tensor& out, const Tensor& dout, Tensor* din, const Context& ctx) override;
 
     std::uint64_t macs() const override;

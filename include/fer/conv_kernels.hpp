@@ -1,6 +1,6 @@
 // 2-D convolution kernels: a plain reference of each pass (the definition the tests trust) and a fast
-// version of each (the path layers use, apart from the forwards and input gradients that Winograd's kernel
-// takes: include/fer/conv_winograd.hpp): im2col + Eigen GEMM, or, for stride-1 convolutions with few output
+// version of each (the path layers use, apart from the layers that Winograd's kernels take:
+// include/fer/conv_winograd.hpp): im2col + Eigen GEMM, or, for stride-1 convolutions with few output
 // channels on wide maps, a direct convolution vectorised over output columns. With stride 1
 // and OC <= C the input gradient is itself a forward convolution of dout with the flipped, transposed
 // kernel, which keeps the inner dimension of its product at OC*KH*KW instead of OC.

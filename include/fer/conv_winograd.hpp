@@ -8,8 +8,8 @@
 // 5/4, -5/4 for the 7x7 kernels' n = 10) and infinity, computed at compile time. They trade multiplications
 // for rounding: the result is the convolution within a few units in the last place times a factor that
 // grows with n (tested against the reference: up to 7e-6 of the largest output for n <= 8, 6e-5 for n = 10),
-// not the direct kernel's bits. Conv2D runs its forwards (inference and training) and its input gradient on
-// it where winograd_tile applies and RunOptions::winograd allows; the weight gradient never.
+// not the direct kernel's bits. Conv2D runs its forwards (inference and training), its input gradient and its
+// weight gradient on it where winograd_tile applies and RunOptions::winograd allows.
 //
 // Layout: in is (N,C,H,W), weight (OC,C,R,R), out (N,OC,OH,OW); the intermediate tiles are channel-last, so
 // the transforms run on vectors of channels.
