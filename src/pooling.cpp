@@ -207,25 +207,48 @@ void max_pool_backward_plane(const PoolGeometry& g, const float* dout, const int
 }
 
 // plane is one (H,W) input channel, out its (OH,OW) output: the mean of each window's valid elements,
-// summed down the window's rows first, then across its columns.
+// summed down the window's rows first, then across its columns. The outputs whose window the padding does
+// not clip run as one loop over the row, with the window's width and stride known at compile time for 2/2
+// (kSize, kStride; 0: at run time), which the compiler vectorises: gap's four 2x2 pools had taken 60 us of
+// its batch-1 forward one output at a time. The same sums in the same order either way.
+template <int kSize, int kStride>
 void avg_pool_plane(const PoolGeometry& g, const float* plane, float* out, PoolScratch& scratch) {
-    float* column_sum = scratch.columns.data();
+    const int size = kSize ? kSize : g.size_w, stride = kStride ? kStride : g.stride_w;
+    float* __restrict column_sum = scratch.columns.data();
+    const InteriorRange interior = interior_outputs(g.w, size, stride, g.pad_left, g.ow);
     for (int oy = 0; oy < g.oh; ++oy) {
         const PoolRow window = pool_row(g, oy);
         const float* first = plane + std::size_t(window.y_begin) * g.w;
         std::copy(first, first + g.w, column_sum);
         for (int y = window.y_begin + 1; y < window.y_end; ++y) {
-            const float* row = plane + std::size_t(y) * g.w;
+            const float* __restrict row = plane + std::size_t(y) * g.w;
             for (int x = 0; x < g.w; ++x) column_sum[x] += row[x];
         }
         const int rows = window.y_end - window.y_begin;
-        for (int ox = 0; ox < g.ow; ++ox) {
+        float* __restrict out_row = out + std::size_t(oy) * g.ow;
+        auto clipped = [&](int ox) {
             const auto [x_begin, x_end] = pool_columns(g, ox);
             float sum = 0.0f;
             for (int x = x_begin; x < x_end; ++x) sum += column_sum[x];
-            out[std::size_t(oy) * g.ow + ox] = sum / float(rows * (x_end - x_begin));
+            out_row[ox] = sum / float(rows * (x_end - x_begin));
+        };
+        for (int ox = 0; ox < interior.begin; ++ox) clipped(ox);
+        const float count = float(rows * size);
+        const float* window_columns = column_sum - g.pad_left;
+        for (int ox = interior.begin; ox < interior.end; ++ox) {
+            float sum = 0.0f;
+            for (int k = 0; k < size; ++k) sum += window_columns[ox * stride + k];
+            out_row[ox] = sum / count;
         }
+        for (int ox = interior.end; ox < g.ow; ++ox) clipped(ox);
     }
+}
+
+using AvgPoolPlane = void (*)(const PoolGeometry&, const float*, float*, PoolScratch&);
+
+AvgPoolPlane select_avg_pool_plane(const PoolGeometry& g) {
+    if (g.size_w == 2 && g.stride_w == 2) return avg_pool_plane<2, 2>;
+    return avg_pool_plane<0, 0>;
 }
 
 // dout is one (OH,OW) gradient plane; din (H,W) is assigned: each output row's shares are spread across
@@ -347,9 +370,10 @@ void AvgPool2D::forward(const Tensor& in, Tensor& out, const Context& ctx) {
 #pragma omp parallel num_threads(ctx.threads) if (in.size() >= kParallelMinElements)
     {
         PoolScratch scratch(geometry_);
+        const AvgPoolPlane pool_plane = select_avg_pool_plane(geometry_);
 #pragma omp for schedule(static)
         for (int p = 0; p < planes; ++p)
-            avg_pool_plane(geometry_, src + std::size_t(p) * in_plane, dst + std::size_t(p) * out_plane, scratch);
+            pool_plane(geometry_, src + std::size_t(p) * in_plane, dst + std::size_t(p) * out_plane, scratch);
     }
 }
 
