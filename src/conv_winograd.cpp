@@ -395,15 +395,15 @@ void transform_input_tile(const Plan& p, const float* patch, float* transformed,
     }
 }
 
-// One tile's vector of output channels: products[pos * position_stride] are its n^2 products; writes
-// A^T . A plus bias, m x m vectors, to staged (the tile's corner in the channel-last output, rows
-// row_stride apart).
+// A^T P A on vectors, plus bias: products holds the n^2 positions' vectors, position_stride apart; the m x m
+// results go to `to`, element (i, j) at to + i * row_stride + j * column_stride. The forward's output tile
+// (one vector of output channels, into the channel-last output) and, with Winograd<r, m>, the weight
+// gradient's last step (one vector of input channels of the summed products, into r x r taps).
 template <int M, int R>
-void transform_output_tile(const Plan& p, const float* products, std::size_t position_stride, const Lanes& bias,
-                           float* staged) {
+void transform_back(const float* products, std::size_t position_stride, const Lanes& bias, float* to,
+                    std::size_t row_stride, std::size_t column_stride) {
     using W = Winograd<M, R>;
     constexpr int N = W::N;
-    const std::size_t row_stride = std::size_t(p.staged_w) * p.outputs_padded, column_stride = p.outputs_padded;
     Lanes rows_done[M][N];  // A^T P: [i][x]
 #pragma GCC unroll 10
     for (int x = 0; x < N; ++x) {
@@ -420,8 +420,17 @@ void transform_output_tile(const Plan& p, const float* products, std::size_t pos
         Lanes done[M];
         multiply_mirrored_columns(W::at_mirrors, rows_done[i], done);
 #pragma GCC unroll 10
-        for (int j = 0; j < M; ++j) store(staged + i * row_stride + j * column_stride, done[j] + bias);
+        for (int j = 0; j < M; ++j) store(to + i * row_stride + j * column_stride, done[j] + bias);
     }
+}
+
+// One tile's vector of output channels: products[pos * position_stride] are its n^2 products; writes
+// A^T . A plus bias, m x m vectors, to staged (the tile's corner in the channel-last output).
+template <int M, int R>
+void transform_output_tile(const Plan& p, const float* products, std::size_t position_stride, const Lanes& bias,
+                           float* staged) {
+    transform_back<M, R>(products, position_stride, bias, staged, std::size_t(p.staged_w) * p.outputs_padded,
+                         p.outputs_padded);
 }
 
 // G k G^T on vectors: k is R x R vectors (element (a, b) at taps + a * row_stride + b * column_stride), the
@@ -457,25 +466,7 @@ void transform_kernel(const float* taps, std::size_t row_stride, std::size_t col
 // (vectors of input channels, position_stride apart), gradient gets the r x r taps' vectors one after another.
 template <int M, int R>
 void transform_gradient(const float* sums, std::size_t position_stride, float* gradient) {
-    using W = Winograd<M, R>;
-    constexpr int N = W::N;
-    Lanes rows_done[M][N];  // A^T S: [i][x]
-#pragma GCC unroll 10
-    for (int x = 0; x < N; ++x) {
-        Lanes column[N], done[M];
-#pragma GCC unroll 10
-        for (int k = 0; k < N; ++k) column[k] = load(sums + std::size_t(k * N + x) * position_stride);
-        multiply_mirrored_columns(W::at_mirrors, column, done);
-#pragma GCC unroll 10
-        for (int i = 0; i < M; ++i) rows_done[i][x] = done[i];
-    }
-#pragma GCC unroll 10
-    for (int i = 0; i < M; ++i) {
-        Lanes done[M];
-        multiply_mirrored_columns(W::at_mirrors, rows_done[i], done);
-#pragma GCC unroll 10
-        for (int j = 0; j < M; ++j) store(gradient + (i * M + j) * kLanes, done[j]);
-    }
+    transform_back<M, R>(sums, position_stride, broadcast(0.0f), gradient, std::size_t(M) * kLanes, kLanes);
 }
 
 // out (kRows, kVectors vectors) = a (kRows, depth) x b (depth, kVectors vectors), or += with kAccumulate; a's

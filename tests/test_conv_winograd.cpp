@@ -35,6 +35,18 @@ std::vector<int> tiles_for(int r) {
     return tiles;
 }
 
+// The gradients' cases: the paper's models' layer shapes at small batches (one sample and several blocks),
+// tails of maps and channels, 'valid' layers.
+const std::vector<ConvCase> gradient_cases = {
+    // n  c   h   w  oc kh kw sh sw padding
+    {3, 32, 24, 24, 32, 4, 4, 1, 1, Padding::same},  {2, 32, 12, 12, 64, 5, 5, 1, 1, Padding::same},
+    {1, 64, 12, 12, 16, 3, 3, 1, 1, Padding::same},  {3, 128, 6, 6, 128, 3, 3, 1, 1, Padding::same},
+    {7, 128, 3, 3, 256, 3, 3, 1, 1, Padding::same},  {2, 17, 10, 7, 20, 4, 4, 1, 1, Padding::valid},
+    {5, 16, 16, 16, 24, 3, 3, 1, 1, Padding::valid}, {2, 16, 48, 48, 16, 7, 7, 1, 1, Padding::same},
+    {2, 16, 12, 10, 17, 7, 7, 1, 1, Padding::valid}, {40, 19, 7, 9, 33, 5, 5, 1, 1, Padding::same},
+    {1, 32, 24, 24, 32, 4, 4, 1, 1, Padding::same},
+};
+
 }  // namespace
 
 TEST_CASE("winograd transforms compute the 1-D correlation") {
@@ -123,17 +135,9 @@ TEST_CASE("winograd convolution matches the reference for every tile size") {
 }
 
 TEST_CASE("winograd input gradient (the flipped convolution of dout) matches the reference for every tile size") {
-    // The backward twins of the forward cases: the flipped convolution swaps the channel counts and pads
-    // kh - 1 - pad ('valid' layers become full convolutions, even 'same' kernels swap their pads).
-    const std::vector<ConvCase> cases = {
-        // n  c   h   w  oc kh kw sh sw padding
-        {1, 32, 24, 24, 32, 4, 4, 1, 1, Padding::same},  {2, 32, 12, 12, 64, 5, 5, 1, 1, Padding::same},
-        {1, 64, 12, 12, 16, 3, 3, 1, 1, Padding::same},  {3, 128, 6, 6, 128, 3, 3, 1, 1, Padding::same},
-        {4, 128, 3, 3, 256, 3, 3, 1, 1, Padding::same},  {2, 17, 10, 7, 20, 4, 4, 1, 1, Padding::valid},
-        {5, 16, 16, 16, 24, 3, 3, 1, 1, Padding::valid}, {2, 16, 48, 48, 16, 7, 7, 1, 1, Padding::same},
-        {2, 16, 12, 10, 17, 7, 7, 1, 1, Padding::valid}, {40, 19, 7, 9, 33, 5, 5, 1, 1, Padding::same},
-    };
-    for (const ConvCase& k : cases) {
+    // The flipped convolution swaps the channel counts and pads kh - 1 - pad ('valid' layers become full
+    // convolutions, even 'same' kernels swap their pads).
+    for (const ConvCase& k : gradient_cases) {
         CAPTURE(fer::testing::describe(k));
         const ConvGeometry g = make_geometry(k);
         const ConvGeometry flipped = input_gradient_geometry(g);
@@ -169,15 +173,7 @@ TEST_CASE("winograd input gradient (the flipped convolution of dout) matches the
 }
 
 TEST_CASE("winograd weight gradient matches the reference for every tile size") {
-    const std::vector<ConvCase> cases = {
-        // n  c   h   w  oc kh kw sh sw padding
-        {3, 32, 24, 24, 32, 4, 4, 1, 1, Padding::same},  {2, 32, 12, 12, 64, 5, 5, 1, 1, Padding::same},
-        {1, 64, 12, 12, 16, 3, 3, 1, 1, Padding::same},  {3, 128, 6, 6, 128, 3, 3, 1, 1, Padding::same},
-        {7, 128, 3, 3, 256, 3, 3, 1, 1, Padding::same},  {2, 17, 10, 7, 20, 4, 4, 1, 1, Padding::valid},
-        {5, 16, 16, 16, 24, 3, 3, 1, 1, Padding::valid}, {2, 16, 48, 48, 16, 7, 7, 1, 1, Padding::same},
-        {2, 16, 12, 10, 17, 7, 7, 1, 1, Padding::valid}, {40, 19, 7, 9, 33, 5, 5, 1, 1, Padding::same},
-    };
-    for (const ConvCase& k : cases) {
+    for (const ConvCase& k : gradient_cases) {
         CAPTURE(fer::testing::describe(k));
         const ConvGeometry g = make_geometry(k);
         const std::vector<float> in = fer::testing::random_values(g.n * g.input_size(), 8);
