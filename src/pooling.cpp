@@ -1,6 +1,7 @@
 #include "fer/pooling.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 #include <stdexcept>
 #include <utility>
@@ -70,8 +71,11 @@ struct InteriorRange {
 };
 
 InteriorRange interior_outputs(int in, int size, int stride, int pad, int out) {
-    const int begin = std::min(out, (pad + stride - 1) / stride);
-    const int end = in >= size ? std::clamp((in - size + pad) / stride + 1, begin, out) : begin;
+    // In 64 bits: a model file may declare strides and windows near INT_MAX (the fuzz regressions do).
+    const std::int64_t first = (std::int64_t(pad) + stride - 1) / stride;
+    const int begin = int(std::min<std::int64_t>(out, first));
+    const int end =
+        in >= size ? int(std::clamp<std::int64_t>((std::int64_t(in) - size + pad) / stride + 1, begin, out)) : begin;
     return {begin, end};
 }
 
@@ -233,12 +237,16 @@ void avg_pool_plane(const PoolGeometry& g, const float* plane, float* out, PoolS
             out_row[ox] = sum / float(rows * (x_end - x_begin));
         };
         for (int ox = 0; ox < interior.begin; ++ox) clipped(ox);
-        const float count = float(rows * size);
-        const float* window_columns = column_sum - g.pad_left;
-        for (int ox = interior.begin; ox < interior.end; ++ox) {
-            float sum = 0.0f;
-            for (int k = 0; k < size; ++k) sum += window_columns[ox * stride + k];
-            out_row[ox] = sum / count;
+        if (interior.begin < interior.end) {
+            // An unclipped window lies inside the plane, so the pad, the window and these offsets are all within
+            // the row (a model file may declare them near INT_MAX otherwise).
+            const float count = float(rows * size);
+            const float* window_columns = column_sum - g.pad_left;
+            for (int ox = interior.begin; ox < interior.end; ++ox) {
+                float sum = 0.0f;
+                for (int k = 0; k < size; ++k) sum += window_columns[ox * stride + k];
+                out_row[ox] = sum / count;
+            }
         }
         for (int ox = interior.end; ox < g.ow; ++ox) clipped(ox);
     }
