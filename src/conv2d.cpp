@@ -151,7 +151,7 @@ void Conv2D::backward(const Tensor& in, const Tensor& /*out*/, const Tensor& dou
     check_same_shape(dout.shape(), output_shape_.with_batch(g.n), "conv2d backward dout");
     if (din) {
         din->resize(in.shape());
-        const bool flips = g.stride_h == 1 && g.stride_w == 1 && g.pad_top <= g.kh - 1 && g.pad_left <= g.kw - 1;
+        const bool flips = has_input_gradient_geometry(g);
         const ConvGeometry flipped = flips ? input_gradient_geometry(g) : g;
         if (const int tile = flips && ctx.winograd ? winograd_tile(flipped) : 0) {
             winograd_input_gradient_weights_.pack_input_gradient(g, tile, weight_, ctx.threads);

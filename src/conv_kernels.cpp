@@ -438,8 +438,7 @@ bool use_direct(const ConvGeometry& g);
 
 // With more output than input channels the flipped convolution still wins when it runs on the direct kernel.
 bool input_gradient_as_convolution(const ConvGeometry& g) {
-    return g.stride_h == 1 && g.stride_w == 1 && g.pad_top <= g.kh - 1 && g.pad_left <= g.kw - 1 &&
-           (g.oc <= g.c || use_direct(input_gradient_geometry(g)));
+    return has_input_gradient_geometry(g) && (g.oc <= g.c || use_direct(input_gradient_geometry(g)));
 }
 
 // weight is (OC,C,KH,KW); flipped is (C,OC,KH,KW) with flipped(c,o,i,j) = weight(o,c,KH-1-i,KW-1-j).
@@ -764,6 +763,10 @@ void direct_weights(const ConvGeometry& g, const DirectWeightsLayout& layout, co
 }
 
 }  // namespace
+
+bool has_input_gradient_geometry(const ConvGeometry& g) {
+    return g.stride_h == 1 && g.stride_w == 1 && g.pad_top <= g.kh - 1 && g.pad_left <= g.kw - 1;
+}
 
 ConvGeometry input_gradient_geometry(const ConvGeometry& g) {
     return {g.n, g.oc, g.oh, g.ow, g.c, g.kh, g.kw, 1, 1, g.kh - 1 - g.pad_top, g.kw - 1 - g.pad_left, g.h, g.w};

@@ -604,6 +604,7 @@ struct Job {
 // One thread's buffers for a block.
 struct BlockBuffers {
     float *padded, *transformed, *products, *staged;
+    float* sums;  // the weight gradient's: (positions, OC, Cp), this thread's share of the batch
 };
 
 // A range of tile rows of each sample: a batch of one can be split between threads by rows of tiles.
@@ -620,6 +621,14 @@ struct TilePlace {
 TilePlace tile_place(const Plan& p, TileRows rows, int tile) {
     const int per_sample = rows.count() * p.tiles_x, rest = tile % per_sample;
     return {tile / per_sample, rows.begin + rest / p.tiles_x, rest % p.tiles_x};
+}
+
+// The tile's top-left corner in a channel-last buffer of the block's samples, each sample_floats long with
+// rows `width` positions of `channels` floats: the padded input or the staged output (or dout).
+template <class Float>
+Float* tile_corner(Float* buffer, std::size_t sample_floats, int width, int channels, const Plan& p, TilePlace at) {
+    return buffer + std::size_t(at.sample) * sample_floats +
+           (std::size_t(at.ty * p.m) * width + at.tx * p.m) * channels;
 }
 
 // The input of samples [first, first + samples) under the tile rows, channel-last with the leading pads (zero
@@ -649,9 +658,8 @@ void transform_input_tiles(const Plan& p, const TileKernels& kernels, TileRows r
                            const BlockBuffers& buffers) {
     const std::size_t input_stride = std::size_t(count) * p.channels_padded;
     for (int tile = 0; tile < count; ++tile) {
-        const TilePlace at = tile_place(p, rows, first_tile + tile);
-        const float* corner = buffers.padded + std::size_t(at.sample) * p.padded_floats() +
-                              (std::size_t(at.ty * p.m) * p.padded_w + at.tx * p.m) * p.channels_padded;
+        const float* corner = tile_corner(buffers.padded, p.padded_floats(), p.padded_w, p.channels_padded, p,
+                                          tile_place(p, rows, first_tile + tile));
         for (int c = 0; c < p.channels_padded; c += kLanes)
             kernels.input(p, corner + c, buffers.transformed + std::size_t(tile) * p.channels_padded + c, input_stride);
     }
@@ -687,9 +695,9 @@ void run_block(const Job& job, int first, int samples, std::pair<int, int> vecto
         for (int v = vectors.first; v < vectors.second; ++v) {
             const Lanes bias = bias_vector(v);
             for (int tile = 0; tile < count; ++tile) {
-                const TilePlace at = tile_place(p, rows, group + tile);
-                float* corner = buffers.staged + std::size_t(at.sample) * p.staged_floats() +
-                                (std::size_t(at.ty * p.m) * p.staged_w + at.tx * p.m) * p.outputs_padded + v * kLanes;
+                float* corner = tile_corner(buffers.staged, p.staged_floats(), p.staged_w, p.outputs_padded, p,
+                                            tile_place(p, rows, group + tile)) +
+                                v * kLanes;
                 job.kernels.output(p, buffers.products + std::size_t(tile) * p.outputs_padded + v * kLanes,
                                    output_stride, bias, corner);
             }
@@ -713,12 +721,35 @@ void run_block(const Job& job, int first, int samples, std::pair<int, int> vecto
     }
 }
 
+// Each of the team's threads' buffers for a block of p, grown in workspace (they only grow); the weight
+// gradient's per-thread sums too when sums_floats is non-zero. Every thread has its own buffers, also where
+// threads split a block's output channels: shared products would put two threads' stores in the same cache
+// lines (2-thread batch-1 products took 1.3x the 1-thread time for half the work).
+std::vector<BlockBuffers> thread_buffers(const Plan& p, int team, WinogradWorkspace& workspace,
+                                         std::size_t sums_floats = 0) {
+    for (auto* buffer :
+         {&workspace.padded, &workspace.transformed, &workspace.products, &workspace.staged, &workspace.sums})
+        if (int(buffer->size()) < team) buffer->resize(team);
+    auto grow = [](std::vector<float>& v, std::size_t floats) -> float* {
+        if (v.size() < floats) v.resize(floats);
+        return v.data();
+    };
+    std::vector<BlockBuffers> buffers(team);
+    for (int t = 0; t < team; ++t)
+        buffers[t] = {grow(workspace.padded[t], std::size_t(p.samples_per_block) * p.padded_floats()),
+                      grow(workspace.transformed[t], p.transformed_floats()),
+                      grow(workspace.products[t], p.products_floats()),
+                      grow(workspace.staged[t], std::size_t(p.samples_per_block) * p.staged_floats()),
+                      grow(workspace.sums[t], sums_floats)};
+    return buffers;
+}
+
 // The weight gradient's products of one block of samples [first, first + samples), added to sums (positions,
 // OC, Cp): the input tiles as the forward transforms them, dout channel-last (zero past OH, OW and OC) with
 // each m x m tile transformed by Winograd<r, m>'s G, then per position sums (OC, Cp) += U^T (OC, tiles) x
 // V (tiles, Cp), a group of tiles at a time (the sums still run over the tiles in order).
 void gradient_block(const ConvGeometry& g, const Plan& p, const TileKernels& kernels, const float* in,
-                    const float* dout, int first, int samples, const BlockBuffers& buffers, float* sums) {
+                    const float* dout, int first, int samples, const BlockBuffers& buffers) {
     const TileRows rows{0, p.tiles_y};
     const int tiles = samples * p.tiles_per_sample;
     pad_inputs(g, p, in, first, samples, rows, buffers);
@@ -737,9 +768,8 @@ void gradient_block(const ConvGeometry& g, const Plan& p, const TileKernels& ker
         transform_input_tiles(p, kernels, rows, group, count, buffers);
         const std::size_t dout_stride = std::size_t(count) * p.outputs_padded;
         for (int tile = 0; tile < count; ++tile) {
-            const TilePlace at = tile_place(p, rows, group + tile);
-            const float* corner = buffers.staged + std::size_t(at.sample) * p.staged_floats() +
-                                  (std::size_t(at.ty * p.m) * p.staged_w + at.tx * p.m) * p.outputs_padded;
+            const float* corner = tile_corner(buffers.staged, p.staged_floats(), p.staged_w, p.outputs_padded, p,
+                                              tile_place(p, rows, group + tile));
             for (int o = 0; o < p.outputs_padded; o += kLanes)
                 kernels.dout(corner + o, row_stride, p.outputs_padded,
                              buffers.products + std::size_t(tile) * p.outputs_padded + o, dout_stride);
@@ -748,7 +778,7 @@ void gradient_block(const ConvGeometry& g, const Plan& p, const TileKernels& ker
         for (int position = 0; position < p.positions(); ++position)
             multiply<true>(g.oc, count, buffers.products + position * dout_stride, 1, p.outputs_padded,
                            buffers.transformed + position * input_stride, p.channels_padded,
-                           sums + position * sums_stride, p.channels_padded, {0, p.channels_padded / kLanes});
+                           buffers.sums + position * sums_stride, p.channels_padded, {0, p.channels_padded / kLanes});
     }
 }
 
@@ -870,21 +900,7 @@ void conv2d_forward_winograd(const ConvGeometry& g, const float* in, const Winog
         team = std::min(wanted, p.tiles_y);
     }
     if (team <= 1) split = Split::blocks, team = 1;
-    for (auto* buffer : {&workspace.padded, &workspace.transformed, &workspace.products, &workspace.staged})
-        if (int(buffer->size()) < team) buffer->resize(team);
-    auto grow = [](std::vector<float>& v, std::size_t floats) -> float* {
-        if (v.size() < floats) v.resize(floats);
-        return v.data();
-    };
-    // Every thread has its own buffers, also where threads split a block's output channels: shared products
-    // would put two threads' stores in the same cache lines (2-thread batch-1 products took 1.3x the
-    // 1-thread time for half the work).
-    std::vector<BlockBuffers> buffers(team);
-    for (int t = 0; t < team; ++t)
-        buffers[t] = {grow(workspace.padded[t], std::size_t(p.samples_per_block) * p.padded_floats()),
-                      grow(workspace.transformed[t], p.transformed_floats()),
-                      grow(workspace.products[t], p.products_floats()),
-                      grow(workspace.staged[t], std::size_t(p.samples_per_block) * p.staged_floats())};
+    const std::vector<BlockBuffers> buffers = thread_buffers(p, team, workspace);
     const int all_vectors = p.output_vectors();
 #pragma omp parallel num_threads(team) if (team > 1)
     {
@@ -923,44 +939,32 @@ void conv2d_backward_weights_winograd(const ConvGeometry& g, int tile, const flo
     const Plan p = make_plan(g, tile, wanted);
     const int team = std::min(wanted, p.blocks);
     const std::size_t sums_floats = std::size_t(p.positions()) * g.oc * p.channels_padded;
-    for (auto* buffer :
-         {&workspace.padded, &workspace.transformed, &workspace.products, &workspace.staged, &workspace.sums})
-        if (int(buffer->size()) < team) buffer->resize(team);
-    auto grow = [](std::vector<float>& v, std::size_t floats) -> float* {
-        if (v.size() < floats) v.resize(floats);
-        return v.data();
-    };
-    std::vector<BlockBuffers> buffers(team);
-    std::vector<float*> sums(team);
-    for (int t = 0; t < team; ++t) {
-        buffers[t] = {grow(workspace.padded[t], std::size_t(p.samples_per_block) * p.padded_floats()),
-                      grow(workspace.transformed[t], p.transformed_floats()),
-                      grow(workspace.products[t], p.products_floats()),
-                      grow(workspace.staged[t], std::size_t(p.samples_per_block) * p.staged_floats())};
-        sums[t] = grow(workspace.sums[t], sums_floats);
-    }
+    const std::vector<BlockBuffers> buffers = thread_buffers(p, team, workspace, sums_floats);
     const int taps = g.kh * g.kw, vectors = p.channels_padded / kLanes;
 #pragma omp parallel num_threads(team) if (team > 1)
     {
         const int thread = omp_get_thread_num();
-        std::fill(sums[thread], sums[thread] + sums_floats, 0.0f);
+        float* const sums = buffers[thread].sums;
+        std::fill(sums, sums + sums_floats, 0.0f);
         // Whole blocks per thread in a fixed split (the blocks are a multiple of the team where the batch allows).
 #pragma omp for schedule(static)
         for (int block = 0; block < p.blocks; ++block) {
             const int first = block * p.samples_per_block;
             gradient_block(g, p, size.kernels, in, dout, first, std::min(p.samples_per_block, g.n - first),
-                           buffers[thread], sums[thread]);
+                           buffers[thread]);
         }
         // The threads' sums in thread order (the implicit barrier above has them all).
+        float* const total = buffers[0].sums;
 #pragma omp for schedule(static)
-        for (std::size_t i = 0; i < sums_floats; i += kLanes)
-            for (int t = 1; t < team; ++t) store(sums[0] + i, load(sums[0] + i) + load(sums[t] + i));
-                // A^T S A per (output channel, vector of input channels), added to the weight gradient.
+        for (std::size_t i = 0; i < sums_floats; i += kLanes) {
+            for (int t = 1; t < team; ++t) store(total + i, load(total + i) + load(buffers[t].sums + i));
+        }
+        // A^T S A per (output channel, vector of input channels), added to the weight gradient.
 #pragma omp for schedule(static)
         for (int o = 0; o < g.oc; ++o) {
             alignas(sizeof(Lanes)) float gradient[kMaxTaps * kLanes];  // (tap, lane)
             for (int v = 0; v < vectors; ++v) {
-                size.kernels.gradient(sums[0] + (std::size_t(o) * p.channels_padded + v * kLanes),
+                size.kernels.gradient(total + (std::size_t(o) * p.channels_padded + v * kLanes),
                                       std::size_t(g.oc) * p.channels_padded, gradient);
                 for (int lane = 0; lane < kLanes && v * kLanes + lane < g.c; ++lane) {
                     float* to = dweight + (std::size_t(o) * g.c + v * kLanes + lane) * taps;

@@ -80,7 +80,9 @@ private:
 
 // With stride 1, din(c,y,x) = sum over o,i,j of dout(o, y+pad_top-i, x+pad_left-j) * w(o,c,i,j): a
 // convolution of dout (OC,OH,OW) by the kernel flipped in both axes with C and OC swapped, whose leading pad
-// is KH-1-pad_top (KW-1-pad_left) and whose output is (C,H,W). This is its geometry (g must have stride 1).
+// is KH-1-pad_top (KW-1-pad_left) and whose output is (C,H,W). This is its geometry, for a g where
+// has_input_gradient_geometry holds (stride 1, leading pads below the kernel size).
+bool has_input_gradient_geometry(const ConvGeometry& g);
 ConvGeometry input_gradient_geometry(const ConvGeometry& g);
 
 // How many threads a pass of a fast kernel (fp32 or bf16) runs with: one for small convolutions (a
