@@ -7,6 +7,7 @@
 #include <cstring>
 #include <utility>
 
+#include "conv_small_map.hpp"
 #include "eigen_maps.hpp"
 #include "simd_lanes.hpp"
 
@@ -508,16 +509,6 @@ void pad_sample(const ConvGeometry& g, const DirectLayout& layout, const float* 
         }
 }
 
-// weight is (OC,C,KH,KW); packed is (ceil(OC/B), C, KH, KW, B) for B = block: a block's weights for one tap
-// side by side, zero for channels past OC.
-void pack_direct_weights(const ConvGeometry& g, int block, const float* weight, float* packed) {
-    const std::size_t taps = g.patch_size(), blocks = std::size_t(g.oc + block - 1) / block;
-    std::fill(packed, packed + blocks * taps * block, 0.0f);
-    for (int o = 0; o < g.oc; ++o)
-        for (std::size_t t = 0; t < taps; ++t)
-            packed[((o / block) * taps + t) * block + o % block] = weight[o * taps + t];
-}
-
 // One output row oy of output channels [block*B, block*B+B) for one sample (B = direct_block(kVectors)): out is
 // (OC,OH,OW).
 // kKernel is the kernel's width (and height, when square) fixed at compile time, or 0: with the tap loops
@@ -607,9 +598,9 @@ void direct_forward(const ConvGeometry& g, const float* in, const float* weight,
     float* padded = workspace.padded_input(std::size_t(g.n) * layout.sample_floats(g.c));
     float* packed = workspace.packed_weights(std::size_t(blocks) * g.patch_size() * layout.block);
     // Packing is a tenth of a batch-1 convolution (five_layer's 32->64 5x5 on 12x12: 19 of 170 us).
-    if (!workspace.holds_packed_weights(weight, weights_version)) {
-        pack_direct_weights(g, layout.block, weight, packed);
-        workspace.set_packed_weights_source(weight, weights_version);
+    if (!workspace.holds_packed_weights(weight, weights_version, WeightPacking::direct)) {
+        pack_output_channel_blocks(g, layout.block, weight, packed);
+        workspace.set_packed_weights_source(weight, weights_version, WeightPacking::direct);
     }
     // Items are (sample, block, output row): one writer per output element, any static split is race-free.
     const int items = g.n * blocks * g.oh;
@@ -801,6 +792,14 @@ float* ConvWorkspace::packed_weights(std::size_t floats) {
     return packed_weights_.data();
 }
 
+void pack_output_channel_blocks(const ConvGeometry& g, int block, const float* weight, float* packed) {
+    const std::size_t taps = g.patch_size(), blocks = std::size_t(g.oc + block - 1) / block;
+    std::fill(packed, packed + blocks * taps * block, 0.0f);
+    for (int o = 0; o < g.oc; ++o)
+        for (std::size_t t = 0; t < taps; ++t)
+            packed[((o / block) * taps + t) * block + o % block] = weight[o * taps + t];
+}
+
 // ---- reference kernels ----
 
 void conv2d_forward_reference(const ConvGeometry& g, const float* in, const float* weight, const float* bias,
@@ -877,6 +876,10 @@ void conv2d_forward(const ConvGeometry& g, const float* in, const float* weight,
                     std::uint64_t weights_version) {
     if (use_direct(g)) {
         direct_forward(g, in, weight, bias, out, threads, workspace, epilogue, weights_version);
+        return;
+    }
+    if (use_small_map(g)) {
+        small_map_forward(g, in, weight, bias, out, threads, workspace, epilogue, weights_version);
         return;
     }
     if (const SampleGroups groups = plan_groups(g, convolution_threads(g, threads, g.n), workspace.group_columns());

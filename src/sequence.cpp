@@ -76,7 +76,9 @@ const Tensor& Sequence::forward(const Tensor& in, const Context& outer, std::siz
                 x = &activations_[i];
                 fused_ = fused = true;
             }
-        if (!fused) {
+        if (!fused && layers_[i]->passes_through(ctx)) {
+            fused_ = true;  // activations_[i] is stale, as for a fused layer
+        } else if (!fused) {
             layers_[i]->forward(*x, activations_[i], ctx);
             x = &activations_[i];
         }

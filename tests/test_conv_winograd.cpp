@@ -221,7 +221,8 @@ TEST_CASE("winograd convolution is chosen for the layers it measured faster on, 
     CHECK(winograd_tile(make_geometry({1, 32, 24, 24, 32, 4, 4, 1, 1, Padding::same})) == 5);
     CHECK(winograd_tile(make_geometry({1, 32, 12, 12, 64, 5, 5, 1, 1, Padding::same})) == 4);
     CHECK(winograd_tile(make_geometry({1, 64, 12, 12, 64, 3, 3, 1, 1, Padding::same})) == 4);
-    CHECK(winograd_tile(make_geometry({1, 128, 6, 6, 128, 3, 3, 1, 1, Padding::same})) == 3);
+    CHECK(winograd_tile(make_geometry({2, 128, 6, 6, 128, 3, 3, 1, 1, Padding::same})) == 3);
+    CHECK(winograd_tile(make_geometry({1, 128, 6, 6, 128, 3, 3, 1, 1, Padding::same})) == 0);  // four tiles
     CHECK(winograd_tile(make_geometry({4, 128, 3, 3, 256, 3, 3, 1, 1, Padding::same})) == 3);
     CHECK(winograd_tile(make_geometry({1, 128, 3, 3, 256, 3, 3, 1, 1, Padding::same})) == 0);  // one tile
     // And the ones it leaves to the direct kernels.

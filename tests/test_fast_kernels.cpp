@@ -171,6 +171,66 @@ TEST_CASE("conv2d fast kernels are bit-identical from run to run for a fixed thr
     }
 }
 
+TEST_CASE("the small-map kernel matches the reference on one sample, with bias and epilogue") {
+    // Output rows of 1 to 12 (every block shape, partial blocks of rows and columns), kernels with a
+    // compile-time version (3x3) and without (5x5, 1x1, 3x5), 'valid' and 'same', output channels past a
+    // block (two vectors), and gap's 6x6 and 3x3 layers, large enough that two and three threads split them.
+    const std::vector<fer::testing::ForwardCase> cases = {
+        // n  c   h   w  oc kh kw sh sw padding        bias  epilogue
+        {{1, 20, 12, 12, 70, 3, 3, 1, 1, Padding::same}, true, true},
+        {{1, 9, 7, 11, 33, 5, 5, 1, 1, Padding::valid}, false, true},
+        {{1, 6, 5, 5, 40, 1, 1, 1, 1, Padding::valid}, true, false},
+        {{1, 8, 10, 9, 17, 3, 5, 1, 1, Padding::same}, true, true},
+        {{1, 3, 4, 1, 5, 3, 3, 1, 1, Padding::same}, false, false},
+        {{1, 5, 9, 2, 3, 3, 3, 1, 1, Padding::same}, true, true},
+        {{1, 64, 6, 6, 128, 3, 3, 1, 1, Padding::same}, true, true},
+        {{1, 128, 3, 3, 256, 3, 3, 1, 1, Padding::same}, true, false},
+        {{1, 256, 3, 3, 7, 3, 3, 1, 1, Padding::same}, true, false},
+    };
+    for (const auto& k : cases) {
+        CAPTURE(fer::testing::describe(k.shape));
+        const fer::testing::ForwardOperands operands(k);
+        const ConvGeometry& g = operands.geometry;
+        REQUIRE(use_small_map(g));
+        const std::vector<float>&in = operands.values.in, &weight = operands.values.weight;
+        std::vector<float> expected(g.output_size());
+        conv2d_forward_reference(g, in.data(), weight.data(), operands.bias(), expected.data());
+        if (const ChannelEpilogue* epilogue = operands.epilogue())
+            for (int o = 0; o < g.oc; ++o)
+                epilogue->apply(o, expected.data() + o * g.positions(), expected.data() + o * g.positions(),
+                                g.positions());
+        fer::testing::check_fast_kernel(expected, 1e-5, {1, 2, 3}, [&](int threads, std::vector<float>& out) {
+            ConvWorkspace workspace;
+            // The first call packs the weights, the second reuses them (same version).
+            for (int call = 0; call < 2; ++call)
+                conv2d_forward(g, in.data(), weight.data(), operands.bias(), out.data(), threads, workspace,
+                               operands.epilogue(), 7);
+        });
+    }
+    // Not taken: batches, strides, rows wider than 12.
+    CHECK_FALSE(use_small_map(make_geometry({2, 64, 6, 6, 128, 3, 3, 1, 1, Padding::same})));
+    CHECK_FALSE(use_small_map(make_geometry({1, 64, 12, 12, 128, 3, 3, 2, 2, Padding::same})));
+    CHECK_FALSE(use_small_map(make_geometry({1, 64, 13, 13, 128, 3, 3, 1, 1, Padding::same})));
+}
+
+TEST_CASE("the small-map kernel packs the weights again when they change") {
+    const ConvGeometry g = make_geometry({1, 16, 6, 6, 40, 3, 3, 1, 1, Padding::same});
+    const std::vector<float> in = random_values(g.input_size(), 41);
+    std::vector<float> weight = random_values(g.weight_size(), 42);
+    std::vector<float> out(g.output_size()), expected(g.output_size());
+    ConvWorkspace workspace;
+    conv2d_forward(g, in.data(), weight.data(), nullptr, out.data(), 2, workspace, nullptr, 1);
+    for (float& w : weight) w = -w;
+    // A new version: packed again. Version 0 (no promise): packed on every call.
+    for (std::uint64_t version : {std::uint64_t(2), std::uint64_t(0), std::uint64_t(0)}) {
+        CAPTURE(version);
+        for (float& w : weight) w *= 0.5f;
+        conv2d_forward_reference(g, in.data(), weight.data(), nullptr, expected.data());
+        conv2d_forward(g, in.data(), weight.data(), nullptr, out.data(), 2, workspace, nullptr, version);
+        CHECK(relative_difference(out, expected) < 1e-5);
+    }
+}
+
 namespace {
 
 // The definition: scan each window row-major over its valid elements; strict >, so the first maximum
@@ -207,11 +267,19 @@ struct PoolCase {
 // Windows clipped by the padding on either side, strides of 1, 2 (the compile-time paths) and 3, maps
 // narrower than a vector and wider than two, windows larger than the map.
 const std::vector<PoolCase> pool_cases = {
-    {{2, 3, 48, 48}, {3, 3, 2, 2, Padding::same}}, {{2, 2, 12, 12}, {3, 3, 2, 2, Padding::same}},
-    {{1, 2, 7, 9}, {3, 3, 2, 2, Padding::same}},   {{2, 2, 8, 8}, {2, 2, 2, 2, Padding::valid}},
-    {{1, 3, 9, 7}, {3, 3, 1, 1, Padding::same}},   {{2, 1, 11, 37}, {4, 3, 2, 1, Padding::same}},
-    {{1, 2, 5, 40}, {2, 5, 1, 3, Padding::valid}}, {{1, 1, 3, 3}, {5, 5, 2, 2, Padding::same}},
-    {{2, 2, 48, 48}, {2, 2, 2, 2, Padding::same}}, {{1, 2, 13, 35}, {3, 3, 2, 2, Padding::same}},
+    {{2, 3, 48, 48}, {3, 3, 2, 2, Padding::same}},
+    {{2, 2, 12, 12}, {3, 3, 2, 2, Padding::same}},
+    {{1, 2, 7, 9}, {3, 3, 2, 2, Padding::same}},
+    {{2, 2, 8, 8}, {2, 2, 2, 2, Padding::valid}},
+    {{1, 3, 9, 7}, {3, 3, 1, 1, Padding::same}},
+    {{2, 1, 11, 37}, {4, 3, 2, 1, Padding::same}},
+    {{1, 2, 5, 40}, {2, 5, 1, 3, Padding::valid}},
+    {{1, 1, 3, 3}, {5, 5, 2, 2, Padding::same}},
+    {{2, 2, 48, 48}, {2, 2, 2, 2, Padding::same}},
+    {{1, 2, 13, 35}, {3, 3, 2, 2, Padding::same}},
+    // 2x2 windows that tile the map (one run of row pairs; large enough for two threads) and that do not
+    {{2, 8, 48, 48}, {2, 2, 2, 2, Padding::valid}},
+    {{1, 2, 7, 9}, {2, 2, 2, 2, Padding::valid}},
 };
 
 std::string describe(const PoolCase& pc, int threads) {

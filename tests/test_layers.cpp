@@ -2,6 +2,7 @@
 // gradient checks for each, then each layer's semantics against hand or reference computations.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
@@ -11,6 +12,7 @@
 #include "fer/batch_norm.hpp"
 #include "fer/dense.hpp"
 #include "fer/dropout.hpp"
+#include "fer/sequence.hpp"
 #include "fer/squeeze_excite.hpp"
 #include "gradcheck.hpp"
 
@@ -334,6 +336,25 @@ TEST_CASE("dropout masks") {
         layer.backward(x, y, dout, &din, train_context(1, 5));
         for (std::size_t i = 0; i < x.size(); i += 97) CHECK(din[i] == (y[i] == 0.0f ? 0.0f : dout[i] * keep_scale));
     }
+}
+
+TEST_CASE("a sequence passes an eval dropout's input through and refuses backward after it") {
+    fer::Sequence seq;
+    seq.add(std::make_unique<fer::ReLU>());
+    seq.add(std::make_unique<fer::Dropout>(0.5f, 3));
+    seq.setup({1, 2, 3, 3});
+    const fer::Tensor in = fer::testing::random_tensor({2, 2, 3, 3}, 5);
+    const fer::Context eval{false, 2, 0};
+    const fer::Tensor& out = seq.forward(in, eval);
+    REQUIRE(out.shape() == in.shape());
+    for (std::size_t i = 0; i < in.size(); ++i) CHECK(out.data()[i] == std::max(in.data()[i], 0.0f));
+    fer::Tensor din;
+    CHECK_THROWS_AS(seq.backward(in, in, &din, eval), std::logic_error);
+    // Only a dropout: the input itself comes back.
+    fer::Sequence alone;
+    alone.add(std::make_unique<fer::Dropout>(0.5f, 3));
+    alone.setup({1, 2, 3, 3});
+    CHECK(&alone.forward(in, eval) == &in);
 }
 
 TEST_CASE("dropout seed, config and bad rates") {

@@ -1,7 +1,8 @@
 // 2-D convolution kernels: a plain reference of each pass (the definition the tests trust) and a fast
 // version of each (the path layers use, apart from the layers that Winograd's kernels take:
 // include/fer/conv_winograd.hpp): im2col + Eigen GEMM, or, for stride-1 convolutions with few output
-// channels on wide maps, a direct convolution vectorised over output columns. With stride 1
+// channels on wide maps, a direct convolution vectorised over output columns, or, for one sample on a small
+// map, one vectorised over output channels. With stride 1
 // and OC <= C the input gradient is itself a forward convolution of dout with the flipped, transposed
 // kernel, which keeps the inner dimension of its product at OC*KH*KW instead of OC.
 //
@@ -32,6 +33,10 @@ struct ConvGeometry {
     }
 };
 
+// Which kernel's regrouping of the weights a workspace's packed_weights holds: the direct kernel's blocks of
+// output channels, or the small-map kernel's wider ones.
+enum class WeightPacking { direct, small_map };
+
 // Reusable per-thread scratch for the fast kernels: im2col column tiles (or sample groups), weight-gradient partials
 // and the flipped weights of the input gradient. Buffers only grow, so once a layer has seen its largest batch a
 // training step allocates nothing. prepare(), flipped_weights() and tap_offsets() must be called outside any parallel
@@ -47,14 +52,16 @@ public:
     // The direct kernel's zero-padded copy of the input and its weights regrouped by output-channel block.
     float* padded_input(std::size_t floats);
     float* packed_weights(std::size_t floats);
-    // Whether packed_weights already holds the regrouped weight, packed at this non-zero weights_version
-    // (the caller's promise that weight has not changed since; 0 never matches).
-    bool holds_packed_weights(const float* weight, std::uint64_t weights_version) const {
-        return weights_version != 0 && packed_source_ == weight && packed_version_ == weights_version;
+    // Whether packed_weights already holds the regrouped weight, packed for this kernel at this non-zero
+    // weights_version (the caller's promise that weight has not changed since; 0 never matches).
+    bool holds_packed_weights(const float* weight, std::uint64_t weights_version, WeightPacking packing) const {
+        return weights_version != 0 && packed_source_ == weight && packed_version_ == weights_version &&
+               packing_ == packing;
     }
-    void set_packed_weights_source(const float* weight, std::uint64_t weights_version) {
+    void set_packed_weights_source(const float* weight, std::uint64_t weights_version, WeightPacking packing) {
         packed_source_ = weight;
         packed_version_ = weights_version;
+        packing_ = packing;
     }
 
     // The im2col matrix is built one tile of whole output rows at a time, at most about this many floats
@@ -74,6 +81,7 @@ private:
     std::vector<int> tap_offsets_;
     const float* packed_source_ = nullptr;
     std::uint64_t packed_version_ = 0;
+    WeightPacking packing_ = WeightPacking::direct;
     std::size_t tile_floats_ = std::size_t(1) << 18;
     std::size_t group_columns_ = 1024;
 };
@@ -88,6 +96,11 @@ ConvGeometry input_gradient_geometry(const ConvGeometry& g);
 // How many threads a pass of a fast kernel (fp32 or bf16) runs with: one for small convolutions (a
 // parallel region would cost more than it saves), never more than there are work items.
 int convolution_threads(const ConvGeometry& g, int threads, int items);
+
+// Whether conv2d_forward takes the small-map kernel (src/conv_small_map.cpp): one sample, stride 1, output
+// rows of at most 12, where a direct kernel vectorised over output columns would leave lanes idle; it is
+// vectorised over output channels instead. Checked after the direct kernel (wide enough rows, few channels).
+bool use_small_map(const ConvGeometry& g);
 
 // ---- reference kernels (simple loops, double accumulation) ----
 

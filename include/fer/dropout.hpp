@@ -26,6 +26,7 @@ public:
     void init(Rng& rng) override;
 
     void forward(const Tensor& in, Tensor& out, const Context& ctx) override;
+    bool passes_through(const Context& ctx) const override { return !ctx.training; }
     void backward(const Tensor& in, const Tensor& out, const Tensor& dout, Tensor* din, const Context& ctx) override;
 
     float rate() const { return rate_; }

@@ -71,6 +71,9 @@ public:
     virtual void forward(const Tensor& in, Tensor& out, const Context& ctx) = 0;
     virtual void backward(const Tensor& in, const Tensor& out, const Tensor& dout, Tensor* din,
                           const Context& ctx) = 0;
+    // Whether forward under ctx would copy its input unchanged (dropout in eval mode): a Sequence then
+    // passes the input on and skips the copy.
+    virtual bool passes_through(const Context& /*ctx*/) const { return false; }
 
     // Layers that contain other layers (residual blocks) list them here, for summaries.
     virtual std::vector<const Layer*> children() const { return {}; }

@@ -36,7 +36,8 @@ public:
     // runs only the first size()-k layers (used to get logits before a final softmax). In eval mode a
     // Conv2D or Dense followed by a BatchNorm, a ReLU or both runs as one fused layer (forward_fused): the
     // same bits, one pass over memory fewer per fused layer; the fused layers' own activations are then
-    // not written, and backward refuses to run. With ctx.profile set, each step's time is recorded there.
+    // not written, and backward refuses to run; so for a layer that passes its input through (an eval
+    // dropout). With ctx.profile set, each step's time is recorded there.
     const Tensor& forward(const Tensor& in, const Context& ctx, std::size_t stop_before = 0);
     // dout is dL/d(output of the layers that forward ran). din (may be null) is assigned dL/din.
     void backward(const Tensor& in, const Tensor& dout, Tensor* din, const Context& ctx);
