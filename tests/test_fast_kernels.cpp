@@ -174,7 +174,8 @@ TEST_CASE("conv2d fast kernels are bit-identical from run to run for a fixed thr
 TEST_CASE("the small-map kernel matches the reference on one sample, with bias and epilogue") {
     // Output rows of 1 to 12 (every block shape, partial blocks of rows and columns), kernels with a
     // compile-time version (3x3) and without (5x5, 1x1, 3x5), 'valid' and 'same', output channels past a
-    // block (two vectors), and gap's 6x6 and 3x3 layers, large enough that two and three threads split them.
+    // block (two vectors) and of at most one vector, and gap's 6x6 and 3x3 layers, large enough that two and
+    // three threads split them.
     const std::vector<fer::testing::ForwardCase> cases = {
         // n  c   h   w  oc kh kw sh sw padding        bias  epilogue
         {{1, 20, 12, 12, 70, 3, 3, 1, 1, Padding::same}, true, true},
@@ -186,6 +187,9 @@ TEST_CASE("the small-map kernel matches the reference on one sample, with bias a
         {{1, 64, 6, 6, 128, 3, 3, 1, 1, Padding::same}, true, true},
         {{1, 128, 3, 3, 256, 3, 3, 1, 1, Padding::same}, true, false},
         {{1, 256, 3, 3, 7, 3, 3, 1, 1, Padding::same}, true, false},
+        // One block for the whole layer, its input channels split between threads (unevenly for three).
+        {{1, 100, 3, 3, 16, 3, 3, 1, 1, Padding::same}, true, true},
+        {{1, 70, 4, 5, 9, 3, 5, 1, 1, Padding::valid}, false, true},
     };
     for (const auto& k : cases) {
         CAPTURE(fer::testing::describe(k.shape));
