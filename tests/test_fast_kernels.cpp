@@ -284,6 +284,7 @@ const std::vector<PoolCase> pool_cases = {
     // 2x2 windows that tile the map (one run of row pairs; large enough for two threads) and that do not
     {{2, 8, 48, 48}, {2, 2, 2, 2, Padding::valid}},
     {{1, 2, 7, 9}, {2, 2, 2, 2, Padding::valid}},
+    {{1, 13, 18, 20}, {2, 2, 2, 2, Padding::valid}},  // split at batch 1, the row pairs uneven across threads
 };
 
 std::string describe(const PoolCase& pc, int threads) {
