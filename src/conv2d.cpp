@@ -120,7 +120,7 @@ bool Conv2D::forward_converted(const ConvGeometry& g, const Tensor& in, Tensor& 
         winograd_source_ = weight_;
         winograd_weights_version_ = ctx.training ? 0 : ctx.weights_version;
     }
-    conv2d_forward_winograd(g, in.data(), winograd_weights_, bias_, out.data(), ctx.threads, winograd_workspace_,
+    conv2d_forward_winograd(g, in.data(), winograd_weights_, bias_, out.data(), ctx.threads, winograd_workspace(ctx),
                             epilogue);
     return true;
 }
@@ -156,14 +156,14 @@ void Conv2D::backward(const Tensor& in, const Tensor& /*out*/, const Tensor& dou
         if (const int tile = flips && ctx.winograd ? winograd_tile(flipped) : 0) {
             winograd_input_gradient_weights_.pack_input_gradient(g, tile, weight_, ctx.threads);
             conv2d_forward_winograd(flipped, dout.data(), winograd_input_gradient_weights_, nullptr, din->data(),
-                                    ctx.threads, winograd_workspace_);
+                                    ctx.threads, winograd_workspace(ctx));
         } else {
             conv2d_backward_input(g, dout.data(), weight_, din->data(), ctx.threads, workspace_);
         }
     }
     if (const int tile = ctx.winograd ? winograd_tile(g) : 0)
         conv2d_backward_weights_winograd(g, tile, in.data(), dout.data(), weight_grad_, bias_grad_, ctx.threads,
-                                         winograd_workspace_);
+                                         winograd_workspace(ctx));
     else
         conv2d_backward_weights(g, in.data(), dout.data(), weight_grad_, bias_grad_, ctx.threads, workspace_);
 }

@@ -66,8 +66,14 @@ void Network::check_input(const Tensor& in, const char* pass) const {
                                     std::to_string(input_.width) + ")");
 }
 
-Context Network::with_weights_version(const Context& ctx) const {
-    Context versioned = ctx;
+Context Network::with_scratch(const Context& ctx) {
+    Context with = ctx;
+    if (!with.winograd_scratch) with.winograd_scratch = &winograd_scratch_;
+    return with;
+}
+
+Context Network::with_weights_version(const Context& ctx) {
+    Context versioned = with_scratch(ctx);
     versioned.weights_version = params_version_;
     return versioned;
 }
@@ -93,7 +99,7 @@ void Network::backward(const Tensor& in, const Tensor& dlogits, const Context& c
     // After a full forward the caches end at the softmax, so dlogits would be pushed through it by mistake.
     if (!last_forward_was_logits_) throw std::logic_error("network backward: call forward_logits (not forward) first");
     check_same_shape(dlogits.shape(), last_forward_shape_, "network backward: dlogits vs the last forward's output");
-    layers_.backward(in, dlogits, nullptr, ctx);
+    layers_.backward(in, dlogits, nullptr, with_scratch(ctx));
 }
 
 void Network::zero_grads() {

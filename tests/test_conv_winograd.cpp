@@ -280,3 +280,39 @@ TEST_CASE("winograd inference of every zoo model is close to the direct kernels 
             CHECK_FALSE(std::equal(changed.data(), changed.data() + changed.size(), winograd.data()));
         }
 }
+
+TEST_CASE("a network's convolutions share one Winograd scratch without reading what another layer left in it") {
+    // Context::winograd_scratch given by the caller, its buffers left full of NaN and larger than any layer
+    // needs: a layer that read a value it had not written would turn the result into NaN or change its bits.
+    WinogradWorkspace dirty;
+    for (auto* buffers : {&dirty.padded, &dirty.transformed, &dirty.products, &dirty.staged, &dirty.sums})
+        buffers->assign(4, std::vector<float>(1 << 20, std::nanf("")));
+    for (const std::string& name : {std::string("gap"), std::string("five_layer")}) {
+        CAPTURE(name);
+        Network own = build_model(name, 7);
+        Network shared = build_model(name, 7);
+        const RunOptions options{2, Precision::fp32, true};
+        for (int batch : {4, 2, 3}) {  // larger, then smaller: the buffers keep their old sizes and contents
+            CAPTURE(batch);
+            const Tensor images = fer::testing::random_tensor({batch, 1, 48, 48}, 9 + batch);
+            const Context eval = Context::eval(options);
+            Context eval_dirty = eval;
+            eval_dirty.winograd_scratch = &dirty;
+            const Tensor expected = own.forward_logits(images, eval);
+            const Tensor got = shared.forward_logits(images, eval_dirty);
+            CHECK(std::equal(got.data(), got.data() + got.size(), expected.data()));
+
+            const Context train = Context::train(options, 5);
+            Context train_dirty = train;
+            train_dirty.winograd_scratch = &dirty;
+            const Tensor dlogits = fer::testing::random_tensor({batch, 7, 1, 1}, 20 + batch);
+            own.zero_grads();
+            shared.zero_grads();
+            own.forward_logits(images, train);
+            own.backward(images, dlogits, train);
+            shared.forward_logits(images, train_dirty);
+            shared.backward(images, dlogits, train_dirty);
+            CHECK(std::equal(shared.grads().begin(), shared.grads().end(), own.grads().begin()));
+        }
+    }
+}

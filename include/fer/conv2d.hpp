@@ -60,6 +60,10 @@ private:
                            const ChannelEpilogue* epilogue);
     void forward_bf16(const ConvGeometry& g, const Tensor& in, Tensor& out, const Context& ctx,
                       const ChannelEpilogue* epilogue);
+    // The pass's shared Winograd scratch (Context::winograd_scratch), or this layer's own.
+    WinogradWorkspace& winograd_workspace(const Context& ctx) {
+        return ctx.winograd_scratch ? *ctx.winograd_scratch : winograd_workspace_;
+    }
 
     Conv2DSpec spec_;
     int pad_top_ = 0, pad_left_ = 0;
@@ -72,10 +76,10 @@ private:
     std::uint64_t bf16_weights_version_ = 0;  // the weights_version they were converted at; 0: stale
     Bf16ConvWorkspace bf16_workspace_;
     WinogradWeights winograd_weights_;
-    const float* winograd_source_ = nullptr;      // the weight they were transformed from
-    std::uint64_t winograd_weights_version_ = 0;  // and its weights_version; 0: stale
+    const float* winograd_source_ = nullptr;           // the weight they were transformed from
+    std::uint64_t winograd_weights_version_ = 0;       // and its weights_version; 0: stale
     WinogradWeights winograd_input_gradient_weights_;  // transformed on every backward
-    WinogradWorkspace winograd_workspace_;
+    WinogradWorkspace winograd_workspace_;             // without a shared one
 };
 
 }  // namespace fer

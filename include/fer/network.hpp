@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fer/context.hpp"
+#include "fer/conv_winograd.hpp"
 #include "fer/input_spec.hpp"
 #include "fer/sequence.hpp"
 #include "fer/tensor.hpp"
@@ -74,7 +75,9 @@ public:
 
 private:
     void check_input(const Tensor& in, const char* pass) const;
-    Context with_weights_version(const Context& ctx) const;
+    // ctx with this network's Winograd scratch unless ctx has one; with_weights_version adds the weights version.
+    Context with_scratch(const Context& ctx);
+    Context with_weights_version(const Context& ctx);
 
     Sequence layers_;
     InputSpec input_;
@@ -85,7 +88,8 @@ private:
     std::vector<std::uint8_t> decay_mask_;
     Shape last_forward_shape_;  // output of the last forward, for checking backward's dlogits
     bool last_forward_was_logits_ = false;
-    std::uint64_t params_version_ = 1;  // passed to the layers as Context::weights_version
+    std::uint64_t params_version_ = 1;    // passed to the layers as Context::weights_version
+    WinogradWorkspace winograd_scratch_;  // passed as Context::winograd_scratch
 };
 
 // 2438311 -> "2,438,311".
