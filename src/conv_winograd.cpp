@@ -730,27 +730,31 @@ void run_block(const Job& job, int first, int samples, std::pair<int, int> vecto
     }
 }
 
-// Each of the team's threads' buffers for a block of p, grown in workspace (they only grow); the weight
-// gradient's per-thread sums too when sums_floats is non-zero. Every thread has its own buffers, also where
-// threads split a block's output channels: shared products would put two threads' stores in the same cache
-// lines (2-thread batch-1 products took 1.3x the 1-thread time for half the work).
-std::vector<BlockBuffers> thread_buffers(const Plan& p, int team, WinogradWorkspace& workspace,
-                                         std::size_t sums_floats = 0) {
+// Grows each of the team's threads' buffers in workspace for a block of p (they only grow, so a warm pass
+// allocates nothing); the weight gradient's per-thread sums too when sums_floats is non-zero. Every thread
+// has its own buffers, also where threads split a block's output channels: shared products would put two
+// threads' stores in the same cache lines (2-thread batch-1 products took 1.3x the 1-thread time for half the
+// work).
+void grow_thread_buffers(const Plan& p, int team, WinogradWorkspace& workspace, std::size_t sums_floats = 0) {
     for (auto* buffer :
          {&workspace.padded, &workspace.transformed, &workspace.products, &workspace.staged, &workspace.sums})
         if (int(buffer->size()) < team) buffer->resize(team);
-    auto grow = [](std::vector<float>& v, std::size_t floats) -> float* {
+    auto grow = [](std::vector<float>& v, std::size_t floats) {
         if (v.size() < floats) v.resize(floats);
-        return v.data();
     };
-    std::vector<BlockBuffers> buffers(team);
-    for (int t = 0; t < team; ++t)
-        buffers[t] = {grow(workspace.padded[t], std::size_t(p.samples_per_block) * p.padded_floats()),
-                      grow(workspace.transformed[t], p.transformed_floats()),
-                      grow(workspace.products[t], p.products_floats()),
-                      grow(workspace.staged[t], std::size_t(p.samples_per_block) * p.staged_floats()),
-                      grow(workspace.sums[t], sums_floats)};
-    return buffers;
+    for (int t = 0; t < team; ++t) {
+        grow(workspace.padded[t], std::size_t(p.samples_per_block) * p.padded_floats());
+        grow(workspace.transformed[t], p.transformed_floats());
+        grow(workspace.products[t], p.products_floats());
+        grow(workspace.staged[t], std::size_t(p.samples_per_block) * p.staged_floats());
+        grow(workspace.sums[t], sums_floats);
+    }
+}
+
+// Thread `thread`'s buffers, grown by grow_thread_buffers.
+BlockBuffers thread_buffers(WinogradWorkspace& workspace, int thread) {
+    return {workspace.padded[thread].data(), workspace.transformed[thread].data(), workspace.products[thread].data(),
+            workspace.staged[thread].data(), workspace.sums[thread].data()};
 }
 
 // The weight gradient's products of one block of samples [first, first + samples), added to sums (positions,
@@ -789,14 +793,6 @@ void gradient_block(const ConvGeometry& g, const Plan& p, const TileKernels& ker
                            buffers.transformed + position * input_stride, p.channels_padded,
                            buffers.sums + position * sums_stride, p.channels_padded, {0, p.channels_padded / kLanes});
     }
-}
-
-// The tile sizes built for kernel size r.
-std::vector<int> tiles_for(int r) {
-    std::vector<int> tiles;
-    for (const TileSize& size : kTileSizes)
-        if (size.r == r) tiles.push_back(size.m);
-    return tiles;
 }
 
 // Below this many transformed floats a parallel region costs more than the transform (the small layers of a
@@ -841,6 +837,13 @@ void pack_weights(WinogradWeights& weights, const ConvGeometry& g, int tile, con
 
 }  // namespace
 
+std::vector<int> winograd_tiles_for(int r) {
+    std::vector<int> tiles;
+    for (const TileSize& size : kTileSizes)
+        if (size.r == r) tiles.push_back(size.m);
+    return tiles;
+}
+
 std::vector<std::pair<int, int>> winograd_tile_sizes() {
     std::vector<std::pair<int, int>> sizes;
     for (const TileSize& size : kTileSizes) sizes.emplace_back(size.m, size.r);
@@ -860,7 +863,10 @@ int winograd_tile(const ConvGeometry& g) {
     // divide pays for the overhang).
     int best = 0;
     long best_cost = 0;
-    for (int m : tiles_for(g.kh)) {
+    for (const TileSize& size :
+         kTileSizes) {  // not winograd_tiles_for: every convolution call asks, allocating nothing
+        if (size.r != g.kh) continue;
+        const int m = size.m;
         const long n = m + g.kh - 1, tiles = long((g.oh + m - 1) / m) * ((g.ow + m - 1) / m);
         const long cost = tiles * n * n;
         if (best == 0 || cost < best_cost) best = m, best_cost = cost;
@@ -911,18 +917,18 @@ void conv2d_forward_winograd(const ConvGeometry& g, const float* in, const Winog
         team = std::min(wanted, p.tiles_y);
     }
     if (team <= 1) split = Split::blocks, team = 1;
-    const std::vector<BlockBuffers> buffers = thread_buffers(p, team, workspace);
+    grow_thread_buffers(p, team, workspace);
     const int all_vectors = p.output_vectors();
 #pragma omp parallel num_threads(team) if (team > 1)
     {
         const int thread = omp_get_thread_num();
+        const BlockBuffers buffers = thread_buffers(workspace, thread);
         const TileRows all_rows{0, p.tiles_y};
         if (split == Split::blocks) {
 #pragma omp for schedule(static)
             for (int block = 0; block < p.blocks; ++block) {
                 const int first = block * p.samples_per_block;
-                run_block(job, first, std::min(p.samples_per_block, g.n - first), {0, all_vectors}, all_rows,
-                          buffers[thread]);
+                run_block(job, first, std::min(p.samples_per_block, g.n - first), {0, all_vectors}, all_rows, buffers);
             }
         } else {
             std::pair<int, int> vectors{0, all_vectors};
@@ -935,7 +941,7 @@ void conv2d_forward_winograd(const ConvGeometry& g, const float* in, const Winog
             }
             for (int block = 0; block < p.blocks; ++block) {
                 const int first = block * p.samples_per_block;
-                run_block(job, first, std::min(p.samples_per_block, g.n - first), vectors, rows, buffers[thread]);
+                run_block(job, first, std::min(p.samples_per_block, g.n - first), vectors, rows, buffers);
             }
         }
     }
@@ -950,25 +956,25 @@ void conv2d_backward_weights_winograd(const ConvGeometry& g, int tile, const flo
     const Plan p = make_plan(g, tile, wanted);
     const int team = std::min(wanted, p.blocks);
     const std::size_t sums_floats = std::size_t(p.positions()) * g.oc * p.channels_padded;
-    const std::vector<BlockBuffers> buffers = thread_buffers(p, team, workspace, sums_floats);
+    grow_thread_buffers(p, team, workspace, sums_floats);
     const int taps = g.kh * g.kw, vectors = p.channels_padded / kLanes;
 #pragma omp parallel num_threads(team) if (team > 1)
     {
         const int thread = omp_get_thread_num();
-        float* const sums = buffers[thread].sums;
+        const BlockBuffers buffers = thread_buffers(workspace, thread);
+        float* const sums = buffers.sums;
         std::fill(sums, sums + sums_floats, 0.0f);
         // Whole blocks per thread in a fixed split (the blocks are a multiple of the team where the batch allows).
 #pragma omp for schedule(static)
         for (int block = 0; block < p.blocks; ++block) {
             const int first = block * p.samples_per_block;
-            gradient_block(g, p, size.kernels, in, dout, first, std::min(p.samples_per_block, g.n - first),
-                           buffers[thread]);
+            gradient_block(g, p, size.kernels, in, dout, first, std::min(p.samples_per_block, g.n - first), buffers);
         }
         // The threads' sums in thread order (the implicit barrier above has them all).
-        float* const total = buffers[0].sums;
+        float* const total = workspace.sums[0].data();
 #pragma omp for schedule(static)
         for (std::size_t i = 0; i < sums_floats; i += kLanes) {
-            for (int t = 1; t < team; ++t) store(total + i, load(total + i) + load(buffers[t].sums + i));
+            for (int t = 1; t < team; ++t) store(total + i, load(total + i) + load(workspace.sums[t].data() + i));
         }
         // A^T S A per (output channel, vector of input channels), added to the weight gradient.
 #pragma omp for schedule(static)

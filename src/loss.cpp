@@ -12,19 +12,20 @@ namespace {
 void check_loss_inputs(const char* name, const Tensor& logits, std::span<const int> labels,
                        std::span<const float> class_weights) {
     const Shape& shape = logits.shape();
-    const std::string prefix = std::string(name) + ": ";
+    // Built only for a message: the training step allocates nothing.
+    const auto prefix = [name] { return std::string(name) + ": "; };
     if (shape.h != 1 || shape.w != 1 || shape.c < 1)
-        throw std::invalid_argument(prefix + "logits must be (N,K,1,1) with K >= 1, got " + shape.str());
+        throw std::invalid_argument(prefix() + "logits must be (N,K,1,1) with K >= 1, got " + shape.str());
     const int batch = shape.n, classes = shape.c;
     if (labels.size() != std::size_t(batch))
-        throw std::invalid_argument(prefix + std::to_string(labels.size()) + " labels for " + std::to_string(batch) +
+        throw std::invalid_argument(prefix() + std::to_string(labels.size()) + " labels for " + std::to_string(batch) +
                                     " samples");
     if (!class_weights.empty() && class_weights.size() != std::size_t(classes))
-        throw std::invalid_argument(prefix + std::to_string(class_weights.size()) + " class weights for " +
+        throw std::invalid_argument(prefix() + std::to_string(class_weights.size()) + " class weights for " +
                                     std::to_string(classes) + " classes");
     for (int i = 0; i < batch; ++i)
         if (labels[i] < 0 || labels[i] >= classes)
-            throw std::invalid_argument(prefix + "sample " + std::to_string(i) + " has label " +
+            throw std::invalid_argument(prefix() + "sample " + std::to_string(i) + " has label " +
                                         std::to_string(labels[i]) + ", expected 0.." + std::to_string(classes - 1));
 }
 

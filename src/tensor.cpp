@@ -72,8 +72,9 @@ void Tensor::fill(float value) {
     std::fill(data(), data() + size(), value);
 }
 
-void check_same_shape(const Shape& a, const Shape& b, const std::string& what) {
-    if (!(a == b)) throw std::invalid_argument(what + ": shape " + a.str() + " does not match " + b.str());
+// what is a view so that a literal costs no allocation on the hot path (every backward checks its shapes).
+void check_same_shape(const Shape& a, const Shape& b, std::string_view what) {
+    if (!(a == b)) throw std::invalid_argument(std::string(what) + ": shape " + a.str() + " does not match " + b.str());
 }
 
 }  // namespace fer

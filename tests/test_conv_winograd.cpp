@@ -28,13 +28,6 @@ using fer::testing::relative_difference;
 
 namespace {
 
-std::vector<int> tiles_for(int r) {
-    std::vector<int> tiles;
-    for (auto [m, kernel] : winograd_tile_sizes())
-        if (kernel == r) tiles.push_back(m);
-    return tiles;
-}
-
 // The gradients' cases: the paper's models' layer shapes at small batches (one sample and several blocks),
 // tails of maps and channels, 'valid' layers.
 const std::vector<ConvCase> gradient_cases = {
@@ -115,7 +108,7 @@ TEST_CASE("winograd convolution matches the reference for every tile size") {
                     float* plane = expected.data() + std::size_t(n) * g.output_size() + std::size_t(o) * g.positions();
                     epilogue->apply(o, plane, plane, g.positions());
                 }
-        for (int tile : tiles_for(g.kh)) {
+        for (int tile : winograd_tiles_for(g.kh)) {
             CAPTURE(fer::testing::describe(k.shape));
             CAPTURE(tile);
             WinogradWeights packed;
@@ -149,7 +142,7 @@ TEST_CASE("winograd input gradient (the flipped convolution of dout) matches the
         const std::vector<float> weight = fer::testing::random_values(g.weight_size(), 7);
         std::vector<float> expected(g.n * g.input_size());
         conv2d_backward_input_reference(g, dout.data(), weight.data(), expected.data());
-        for (int tile : tiles_for(g.kh)) {
+        for (int tile : winograd_tiles_for(g.kh)) {
             CAPTURE(tile);
             WinogradWeights packed;
             packed.pack_input_gradient(g, tile, weight.data(), 2);
@@ -183,7 +176,7 @@ TEST_CASE("winograd weight gradient matches the reference for every tile size") 
         const std::vector<float> start_bias = fer::testing::random_values(g.oc, 11);
         std::vector<float> expected_weight = start_weight, expected_bias = start_bias;
         conv2d_backward_weights_reference(g, in.data(), dout.data(), expected_weight.data(), expected_bias.data());
-        for (int tile : tiles_for(g.kh)) {
+        for (int tile : winograd_tiles_for(g.kh)) {
             CAPTURE(tile);
             // Measured up to 1e-5 of the largest gradient with n <= 8 and 1.3e-4 with F(7, 4) (n = 10, the 48x48
             // case); a wrong coefficient is off by O(1).

@@ -269,7 +269,7 @@ struct PoolCase {
 };
 
 // Windows clipped by the padding on either side, strides of 1, 2 (the compile-time paths) and 3, maps
-// narrower than a vector and wider than two, windows larger than the map.
+// narrower than a vector and wider than two, windows larger than the map, rows wider than the stack scratch.
 const std::vector<PoolCase> pool_cases = {
     {{2, 3, 48, 48}, {3, 3, 2, 2, Padding::same}},
     {{2, 2, 12, 12}, {3, 3, 2, 2, Padding::same}},
@@ -285,6 +285,9 @@ const std::vector<PoolCase> pool_cases = {
     {{2, 8, 48, 48}, {2, 2, 2, 2, Padding::valid}},
     {{1, 2, 7, 9}, {2, 2, 2, 2, Padding::valid}},
     {{1, 13, 18, 20}, {2, 2, 2, 2, Padding::valid}},  // split at batch 1, the row pairs uneven across threads
+    // Rows wider than the row scratch kept on the stack (256): it comes from the heap.
+    {{1, 2, 3, 300}, {3, 3, 2, 2, Padding::same}},
+    {{1, 2, 4, 257}, {2, 2, 2, 2, Padding::valid}},
 };
 
 std::string describe(const PoolCase& pc, int threads) {

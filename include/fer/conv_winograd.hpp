@@ -33,6 +33,8 @@ struct WinogradTransform {
 };
 // The (m, r) pairs the kernel is built for; winograd_transform throws std::invalid_argument for others.
 std::vector<std::pair<int, int>> winograd_tile_sizes();
+// The tile sizes m built for kernel size r (empty for none).
+std::vector<int> winograd_tiles_for(int r);
 WinogradTransform winograd_transform(int m, int r);
 
 // The output tile m the kernel would use for g: stride 1, a square 3x3, 4x4, 5x5 or 7x7 kernel, at least 16

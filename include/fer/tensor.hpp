@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace fer {
 
@@ -72,6 +73,6 @@ private:
 };
 
 // Throws std::invalid_argument naming `what` when the shapes differ.
-void check_same_shape(const Shape& a, const Shape& b, const std::string& what);
+void check_same_shape(const Shape& a, const Shape& b, std::string_view what);
 
 }  // namespace fer
