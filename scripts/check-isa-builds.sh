@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_root=${FER_ISA_BUILD_DIR:-build-isa}
-objects=(CMakeFiles/fer.dir/src/conv_kernels.cpp.o CMakeFiles/fer.dir/src/conv_bf16.cpp.o CMakeFiles/fer.dir/src/conv_winograd.cpp.o)
+objects=(CMakeFiles/fer.dir/src/conv_kernels.cpp.o CMakeFiles/fer.dir/src/conv_bf16.cpp.o CMakeFiles/fer.dir/src/conv_winograd.cpp.o
+         CMakeFiles/fer.dir/src/pooling.cpp.o)
 status=0
 for march in x86-64 x86-64-v3 x86-64-v4 sapphirerapids; do
     build_dir=$build_root/$march

@@ -9,11 +9,8 @@
 #include <stdexcept>
 #include <string>
 
-#if defined(__AVX__)
-#include <immintrin.h>
-#endif
-
 #include "simd_lanes.hpp"
+#include "transpose.hpp"
 
 namespace fer {
 
@@ -252,39 +249,6 @@ Lanes load(const float* from) {
 
 void store(float* to, const Lanes& v) {
     std::memcpy(to, &v, sizeof v);
-}
-
-// dst[j * dst_stride + i] = src[i * src_stride + j] for i < rows, j < cols: 8 x 8 blocks in registers where
-// the target has AVX, one by one at the edges. Moves NCHW planes to and from the channel-last tiles.
-void transpose(const float* src, std::size_t src_stride, float* dst, std::size_t dst_stride, int rows, int cols) {
-    int i0 = 0;
-#if defined(__AVX__)
-    for (; i0 + 8 <= rows; i0 += 8) {
-        int j0 = 0;
-        for (; j0 + 8 <= cols; j0 += 8) {
-            __m256 r[8], t[8], u[8];
-            for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + (i0 + i) * src_stride + j0);
-            for (int i = 0; i < 8; i += 2) {
-                t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-                t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-            }
-            for (int i = 0; i < 8; i += 4) {
-                u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-                u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-                u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-                u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-            }
-            for (int j = 0; j < 4; ++j) {
-                _mm256_storeu_ps(dst + (j0 + j) * dst_stride + i0, _mm256_permute2f128_ps(u[j], u[j + 4], 0x20));
-                _mm256_storeu_ps(dst + (j0 + j + 4) * dst_stride + i0, _mm256_permute2f128_ps(u[j], u[j + 4], 0x31));
-            }
-        }
-        for (; j0 < cols; ++j0)
-            for (int i = i0; i < i0 + 8; ++i) dst[j0 * dst_stride + i] = src[i * src_stride + j0];
-    }
-#endif
-    for (; i0 < rows; ++i0)
-        for (int j = 0; j < cols; ++j) dst[j * dst_stride + i0] = src[i0 * src_stride + j];
 }
 
 // The products of one position: out (rows, OCp) = a (rows, C) x b (C, OCp), for kRows rows and kVectors

@@ -4,13 +4,19 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <utility>
 
 #include "config_text.hpp"
+#include "simd_lanes.hpp"
+#include "transpose.hpp"
 
 namespace fer {
+
+using simd::kLanes;
+using simd::Lanes;
 
 namespace {
 
@@ -102,103 +108,134 @@ std::pair<int, int> pool_columns(const PoolGeometry& g, int ox) {
     return {std::max(x0, 0), std::min(x0 + g.size_w, g.w)};
 }
 
-// Per-thread scratch of one input row (with the eval max pooling's padding): column maxima (or sums) and, for
-// max pooling in training, the plane index each column maximum came from. On the stack for rows of up to
-// kInlineWidth, so that a pass allocates nothing (every pooling forward and backward makes one per thread);
+// Per-thread scratch of one input row for average pooling: column sums (or shares). On the stack for rows of up
+// to kInlineWidth, so that a pass allocates nothing (every pooling forward and backward makes one per thread);
 // wider rows take the heap.
 class PoolScratch {
 public:
     explicit PoolScratch(std::size_t width) {
         if (width <= kInlineWidth) {
             columns = inline_columns_;
-            indices = inline_indices_;
         } else {
             heap_columns_.resize(width);
-            heap_indices_.resize(width);
             columns = heap_columns_.data();
-            indices = heap_indices_.data();
         }
     }
     PoolScratch(const PoolScratch&) = delete;
     PoolScratch& operator=(const PoolScratch&) = delete;
 
     float* columns = nullptr;  // width of them
-    int* indices = nullptr;
 
 private:
     static constexpr std::size_t kInlineWidth = 256;
     alignas(64) float inline_columns_[kInlineWidth];
-    alignas(64) int inline_indices_[kInlineWidth];
     std::vector<float> heap_columns_;
-    std::vector<int> heap_indices_;
 };
 
-// The max-pooling rule: a plain window scan (strict >) picks the first maximum in row-major order,
-// which is the maximum with the smallest plane index. Outputs [begin, end) of one output row take window
-// column kx: value x[ox*stride + offset]. kStride is the stride when it is known at compile time (then
-// the compiler vectorises the loop over outputs), 0 otherwise.
-template <int kStride>
-void max_pool_consider(const float* __restrict column_max, const int* __restrict column_index, int stride, int offset,
-                       int begin, int end, float* __restrict best, int* __restrict best_index) {
-    if constexpr (kStride != 0) stride = kStride;
-    for (int ox = begin; ox < end; ++ox) {
-        const int x = ox * stride + offset;
-        // | and &, not || and &&: branches on data would stop the vectorisation.
-        const bool better =
-            (column_max[x] > best[ox]) | ((column_max[x] == best[ox]) & (column_index[x] < best_index[ox]));
-        best_index[ox] = better ? column_index[x] : best_index[ox];
-        best[ox] = better ? column_max[x] : best[ox];
+// ---- max pooling, kLanes planes at a time ----
+//
+// Row by row, five_layer's planes (48, 24 and 12 wide) gave loops of 6 to 24 outputs, so vector tails and the
+// clipped windows, one output at a time, took most of the time (its 12 -> 6 pool's training forward took 16x
+// its backward). Here a block of kLanes planes is transposed to channel-last, (H*W, kLanes), and every output
+// is a plain window scan in row-major order whose every step is one vector of kLanes planes: the rule itself
+// (strict >: the first maximum wins; a NaN first stays, a later one never wins), with no tails and no
+// special case for clipped windows. The outputs and arg-maxes are transposed back.
+
+using IntLanes = int __attribute__((vector_size(kLanes * sizeof(int))));
+
+Lanes load_lanes(const float* from) {
+    Lanes v;
+    std::memcpy(&v, from, sizeof v);
+    return v;
+}
+
+template <class Vector>
+void store_lanes(void* to, const Vector& v) {
+    std::memcpy(to, &v, sizeof v);
+}
+
+IntLanes broadcast_index(int index) {
+    return [index]<std::size_t... lane>(std::index_sequence<lane...>) {
+        return IntLanes{(static_cast<void>(lane), index)...};
+    }
+    (std::make_index_sequence<kLanes>{});
+}
+
+// Outputs at a time in registers: each is one dependency chain of compare and blend (7 cycles a step), so a
+// group keeps the vector units busy.
+constexpr int kOutputGroup = 4;
+
+// kGroup outputs of one output row, the j-th's window the rows of `window` and the columns [x_begin, x_end)
+// moved right by j strides (whole windows when kGroup > 1), each a plain scan in row-major order. input is
+// (H*W, kLanes); best and best_index get (kGroup, kLanes).
+template <bool kArgmax, int kGroup>
+inline void scan_outputs(const PoolGeometry& g, const float* input, PoolRow window, int x_begin, int x_end,
+                         float* best_out, int* best_index_out) {
+    Lanes best[kGroup];
+    IntLanes best_index[kGroup];
+    const int first = window.y_begin * g.w + x_begin;
+    for (int j = 0; j < kGroup; ++j) {
+        best[j] = load_lanes(input + std::size_t(first + j * g.stride_w) * kLanes);
+        if constexpr (kArgmax) best_index[j] = broadcast_index(first + j * g.stride_w);
+    }
+    // From the window's first position again: a strict > step leaves an output's own first value alone.
+    for (int y = window.y_begin; y < window.y_end; ++y)
+        for (int x = x_begin; x < x_end; ++x) {
+            for (int j = 0; j < kGroup; ++j) {
+                const int index = y * g.w + x + j * g.stride_w;
+                const Lanes value = load_lanes(input + std::size_t(index) * kLanes);
+                if constexpr (kArgmax) {
+                    const IntLanes better = value > best[j];
+                    best[j] = better ? value : best[j];
+                    best_index[j] = better ? broadcast_index(index) : best_index[j];
+                } else {
+                    best[j] = value > best[j] ? value : best[j];
+                }
+            }
+        }
+    for (int j = 0; j < kGroup; ++j) {
+        store_lanes(best_out + std::size_t(j) * kLanes, best[j]);
+        if constexpr (kArgmax) store_lanes(best_index_out + std::size_t(j) * kLanes, best_index[j]);
     }
 }
 
-// The training forward: plane is one (H,W) input channel, out its (OH,OW) output, argmax (OH*OW) the plane
-// index of each output's winner. The column pass keeps each column's maximum over the window's rows; the
-// row pass runs window column by window column across the whole output row. Outputs whose window the
-// padding clips are done one by one.
-void max_pool_plane(const PoolGeometry& g, const float* plane, float* out, int* argmax, PoolScratch& scratch) {
-    float* __restrict column_max = scratch.columns;
-    int* __restrict column_index = scratch.indices;
+// Floats of one thread's buffers: the block's input, channel-last, then its outputs; as many ints for the
+// arg-maxes as there are outputs.
+std::size_t max_pool_block_floats(const PoolGeometry& g) {
+    return std::size_t(kLanes) * (std::size_t(g.h) * g.w + std::size_t(g.oh) * g.ow);
+}
+
+std::size_t max_pool_block_ints(const PoolGeometry& g) {
+    return std::size_t(kLanes) * g.oh * g.ow;
+}
+
+// planes: `count` <= kLanes consecutive (H,W) planes -> out (count, OH, OW) and, when argmax is not null, each
+// output's winner as its index in its plane. buffers: max_pool_block_floats(g) of them, best_indices
+// max_pool_block_ints(g) (argmax only). g by value: through a reference the compiler re-read its fields after
+// every store to the buffers.
+template <bool kArgmax>
+void max_pool_block(const PoolGeometry g, const float* planes, int count, float* out, int* argmax, float* buffers,
+                    int* best_indices) {
+    const std::size_t plane = std::size_t(g.h) * g.w, outputs = std::size_t(g.oh) * g.ow;
+    float* const input = buffers;                       // (H*W, kLanes)
+    float* const best_values = input + plane * kLanes;  // (OH*OW, kLanes), as best_indices
+    transpose(planes, plane, input, kLanes, count, int(plane));
     const InteriorRange interior = interior_outputs(g.w, g.size_w, g.stride_w, g.pad_left, g.ow);
-    auto consider = g.stride_w == 1   ? max_pool_consider<1>
-                    : g.stride_w == 2 ? max_pool_consider<2>
-                                      : max_pool_consider<0>;
     for (int oy = 0; oy < g.oh; ++oy) {
         const PoolRow window = pool_row(g, oy);
-        // The width in a local: the compiler cannot tell that the stores to column_index leave g.w alone, and
-        // reading it again after each store kept the loop scalar (the training forward of five_layer's first
-        // pool 2.9 -> 11 ms when the scratch moved to the stack).
-        const int width = g.w;
-        const float* first = plane + std::size_t(window.y_begin) * width;
-        std::copy(first, first + width, column_max);
-        for (int x = 0; x < width; ++x) column_index[x] = window.y_begin * width + x;
-        for (int y = window.y_begin + 1; y < window.y_end; ++y) {
-            const float* __restrict row = plane + std::size_t(y) * width;
-            for (int x = 0; x < width; ++x) {
-                const bool better = row[x] > column_max[x];
-                column_max[x] = better ? row[x] : column_max[x];
-                column_index[x] = better ? y * width + x : column_index[x];
-            }
-        }
-        float* best = out + std::size_t(oy) * g.ow;
-        int* best_index = argmax + std::size_t(oy) * g.ow;
-        auto start = [&](int ox, int x) {
-            best[ox] = column_max[x];
-            best_index[ox] = column_index[x];
-        };
-        for (int ox = 0; ox < g.ow; ++ox) {
-            if (ox == interior.begin && interior.end > interior.begin) {  // the unclipped outputs, vectorised
-                for (; ox < interior.end; ++ox) start(ox, ox * g.stride_w - g.pad_left);
-                for (int kx = 1; kx < g.size_w; ++kx)
-                    consider(column_max, column_index, g.stride_w, kx - g.pad_left, interior.begin, interior.end, best,
-                             best_index);
-                if (ox == g.ow) break;
-            }
+        const std::size_t row = std::size_t(oy) * g.ow;
+        auto scan = [&]<int kGroup>(int ox) {
             const auto [x_begin, x_end] = pool_columns(g, ox);
-            start(ox, x_begin);
-            for (int x = x_begin + 1; x < x_end; ++x)
-                consider(column_max, column_index, 0, x, 0, 1, best + ox, best_index + ox);
-        }
+            scan_outputs<kArgmax, kGroup>(g, input, window, x_begin, x_end, best_values + (row + ox) * kLanes,
+                                          best_indices + (row + ox) * kLanes);
+        };
+        int ox = 0;
+        for (; ox < interior.begin; ++ox) scan.template operator()<1>(ox);  // clipped on the left
+        for (; ox + kOutputGroup <= interior.end; ox += kOutputGroup) scan.template operator()<kOutputGroup>(ox);
+        for (; ox < g.ow; ++ox) scan.template operator()<1>(ox);  // the rest, and clipped on the right
     }
+    transpose(best_values, kLanes, out, outputs, int(outputs), count);
+    if constexpr (kArgmax) transpose(best_indices, kLanes, argmax, outputs, int(outputs), count);
 }
 
 // Inference needs no arg-max, so the row pass can read the column maxima from a buffer with -inf in the
@@ -206,7 +243,7 @@ void max_pool_plane(const PoolGeometry& g, const float* plane, float* out, int* 
 // window's width and stride known at compile time for the common windows (kSize, kStride; 0: at run time).
 // Without the clipped outputs' one-by-one path five_layer's three 3x3 pools went from 51 to 30 us at batch 1.
 // columns is -inf except where a row's maxima go, [pad_left, pad_left + W), and reaches past the last window.
-// Same results as max_pool_plane for any input without NaN.
+// Same results as the block kernel for any input without NaN.
 template <int kSize, int kStride>
 void max_pool_plane_eval(const PoolGeometry& g, const float* plane, float* out, float* columns) {
     const int size = kSize ? kSize : g.size_w, stride = kStride ? kStride : g.stride_w;
@@ -360,12 +397,16 @@ void MaxPool2D::forward(const Tensor& in, Tensor& out, const Context& ctx) {
     out.resize(output_shape_.with_batch(in.shape().n));
     const float* src = in.data();
     float* dst = out.data();
-    if (!ctx.training) {
+    const bool parallel = in.size() >= kParallelMinElements;
+    if (!ctx.training && geometry_.w >= 2 * kLanes) {
+        // Rows that fill vectors: the row kernel, which streams the planes as they lie. The block kernel's
+        // transposes made five_layer's 48-wide pool at batch 64 1.6x slower (0.86 -> 1.4 ms at 1 thread, the
+        // input out of cache); at 24 and 12 wide it is 2.2x and 4.7x faster.
         const MaxPoolPlaneEval plane_kernel = select_max_pool_plane_eval(geometry_);
         // Window columns past the plane: the last window may reach beyond the right padding's end.
         const std::size_t columns = std::size_t(geometry_.pad_left) + std::size_t(geometry_.ow) * geometry_.stride_w +
                                     std::size_t(geometry_.size_w);
-#pragma omp parallel num_threads(ctx.threads) if (in.size() >= kParallelMinElements)
+#pragma omp parallel num_threads(ctx.threads) if (parallel)
         {
             const std::size_t width = std::max(columns, std::size_t(geometry_.pad_left + geometry_.w));
             PoolScratch scratch(width);
@@ -377,15 +418,31 @@ void MaxPool2D::forward(const Tensor& in, Tensor& out, const Context& ctx) {
         }
         return;
     }
-    argmax_.resize(std::size_t(planes) * out_plane);
-    int* argmax = argmax_.data();
-#pragma omp parallel num_threads(ctx.threads) if (in.size() >= kParallelMinElements)
+    if (ctx.training) argmax_.resize(std::size_t(planes) * out_plane);
+    const int blocks = (planes + kLanes - 1) / kLanes;
+    const int team = parallel ? std::max(1, std::min(ctx.threads, blocks)) : 1;
+    const std::size_t floats = max_pool_block_floats(geometry_), ints = max_pool_block_ints(geometry_);
+    if (int(block_values_.size()) < team) block_values_.resize(team);
+    if (int(block_indices_.size()) < team) block_indices_.resize(team);
+    for (int t = 0; t < team; ++t) {
+        if (block_values_[t].size() < floats) block_values_[t].resize(floats);
+        if (ctx.training && block_indices_[t].size() < ints) block_indices_[t].resize(ints);
+    }
+#pragma omp parallel num_threads(team) if (team > 1)
     {
-        PoolScratch scratch(std::size_t(geometry_.w));
+        float* buffers = block_values_[omp_get_thread_num()].data();
+        int* indices = block_indices_[omp_get_thread_num()].data();
 #pragma omp for schedule(static)
-        for (int p = 0; p < planes; ++p)
-            max_pool_plane(geometry_, src + std::size_t(p) * in_plane, dst + std::size_t(p) * out_plane,
-                           argmax + std::size_t(p) * out_plane, scratch);
+        for (int block = 0; block < blocks; ++block) {
+            const int first = block * kLanes, count = std::min(kLanes, planes - first);
+            if (ctx.training)
+                max_pool_block<true>(geometry_, src + std::size_t(first) * in_plane, count,
+                                     dst + std::size_t(first) * out_plane,
+                                     argmax_.data() + std::size_t(first) * out_plane, buffers, indices);
+            else
+                max_pool_block<false>(geometry_, src + std::size_t(first) * in_plane, count,
+                                      dst + std::size_t(first) * out_plane, nullptr, buffers, nullptr);
+        }
     }
 }
 

@@ -331,6 +331,41 @@ TEST_CASE("max pooling matches a plain window scan, ties included") {
         }
 }
 
+TEST_CASE("max pooling's training forward follows the plain window scan with NaN too") {
+    // The scan's rule with NaN: a window whose first valid value is NaN gives NaN (nothing compares greater),
+    // a later NaN never wins. The arg-max must always be a position in the window (backward indexes with it).
+    for (const PoolCase& pc : pool_cases)
+        for (int threads : {1, 2}) {
+            INFO(describe(pc, threads));
+            Tensor in(pc.in);
+            Rng rng(9);
+            for (float& v : in.span()) v = rng.below(5) == 0 ? std::nanf("") : float(int(rng.below(4)) - 1);
+            std::vector<float> expected;
+            std::vector<int> winner;
+            max_pool_reference(pc.in, pc.spec, in, expected, winner);
+
+            MaxPool2D pool(pc.spec);
+            const Shape out_shape = pool.setup(pc.in.with_batch(1));
+            Tensor out, din;
+            pool.forward(in, out, Context{true, threads, 0});
+            REQUIRE(out.size() == expected.size());
+            int mismatches = 0;
+            for (std::size_t k = 0; k < expected.size(); ++k)
+                if (!(out[k] == expected[k] || (std::isnan(out[k]) && std::isnan(expected[k])))) ++mismatches;
+            CHECK(mismatches == 0);
+
+            // The winners through backward: output k's gradient lands on its reference winner.
+            Tensor dout(out_shape.with_batch(pc.in.n));
+            for (std::size_t k = 0; k < dout.size(); ++k) dout[k] = float(k + 1);
+            pool.backward(in, out, dout, &din, Context{true, threads, 0});
+            std::vector<float> expected_din(in.size(), 0.0f);
+            const std::size_t plane_in = std::size_t(pc.in.h) * pc.in.w, plane_out = out_shape.sample_size() / pc.in.c;
+            for (std::size_t k = 0; k < winner.size(); ++k)
+                expected_din[(k / plane_out) * plane_in + std::size_t(winner[k])] += float(k + 1);
+            CHECK(std::vector<float>(din.data(), din.data() + din.size()) == expected_din);
+        }
+}
+
 namespace {
 
 // The definition: each output is the mean of its window's valid elements (in double), and backward

@@ -37,6 +37,9 @@ private:
     Pool2DSpec spec_;
     PoolGeometry geometry_{};
     std::vector<int> argmax_;  // per output: offset of the winner within its input plane
+    // Per thread, grown only: a block of planes channel-last and its outputs, and their arg-maxes.
+    std::vector<std::vector<float>> block_values_;
+    std::vector<std::vector<int>> block_indices_;
 };
 
 class AvgPool2D final : public Layer {
