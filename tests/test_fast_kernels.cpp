@@ -296,38 +296,55 @@ std::string describe(const PoolCase& pc, int threads) {
            to_string(pc.spec.padding) + " threads " + std::to_string(threads);
 }
 
+// An input of pc's shape and the plain scan's outputs and winners on it. Values from {-1, 0, 1, 2}: many
+// windows hold several equal maxima (as after a ReLU); with_nan makes about one value in five NaN.
+struct MaxPoolScan {
+    Tensor in;
+    std::vector<float> expected;
+    std::vector<int> winner;
+};
+
+MaxPoolScan max_pool_scan(const PoolCase& pc, std::uint64_t seed, bool with_nan) {
+    MaxPoolScan scan{Tensor(pc.in), {}, {}};
+    Rng rng(seed);
+    for (float& v : scan.in.span()) v = with_nan && rng.below(5) == 0 ? std::nanf("") : float(int(rng.below(4)) - 1);
+    max_pool_reference(pc.in, pc.spec, scan.in, scan.expected, scan.winner);
+    return scan;
+}
+
+// Backward after pool's training forward of in (giving out), with output k's gradient k + 1: din shows exactly
+// which element each output picked, which must be the reference's winner.
+void check_max_pool_winners(MaxPool2D& pool, const PoolCase& pc, const Tensor& in, const Tensor& out,
+                            const std::vector<int>& winner, int threads) {
+    const Shape& out_shape = out.shape();
+    Tensor dout(out_shape), din;
+    for (std::size_t k = 0; k < dout.size(); ++k) dout[k] = float(k + 1);
+    pool.backward(in, out, dout, &din, Context{true, threads, 0});
+    std::vector<float> expected_din(in.size(), 0.0f);
+    const std::size_t plane_in = std::size_t(pc.in.h) * pc.in.w, plane_out = out_shape.sample_size() / pc.in.c;
+    for (std::size_t k = 0; k < winner.size(); ++k)
+        expected_din[(k / plane_out) * plane_in + std::size_t(winner[k])] += float(k + 1);
+    CHECK(std::vector<float>(din.data(), din.data() + din.size()) == expected_din);
+}
+
 }  // namespace
 
 TEST_CASE("max pooling matches a plain window scan, ties included") {
     for (const PoolCase& pc : pool_cases)
         for (int threads : {1, 2}) {
             INFO(describe(pc, threads));
-            // Values from {-1, 0, 1, 2}: many windows hold several equal maxima (as after a ReLU).
-            Tensor in(pc.in);
-            Rng rng(7);
-            for (float& v : in.span()) v = float(int(rng.below(4)) - 1);
-            std::vector<float> expected;
-            std::vector<int> winner;
-            max_pool_reference(pc.in, pc.spec, in, expected, winner);
+            const auto [in, expected, winner] = max_pool_scan(pc, 7, false);
 
             MaxPool2D pool(pc.spec);
-            const Shape out_shape = pool.setup(pc.in.with_batch(1));
-            Tensor eval_out, train_out, din;
+            pool.setup(pc.in.with_batch(1));
+            Tensor eval_out, train_out;
             pool.forward(in, eval_out, Context{false, threads, 0});
             pool.forward(in, train_out, Context{true, threads, 0});
             REQUIRE(eval_out.size() == expected.size());
             CHECK(std::vector<float>(eval_out.data(), eval_out.data() + eval_out.size()) == expected);
             CHECK(std::vector<float>(train_out.data(), train_out.data() + train_out.size()) == expected);
 
-            // Output k's gradient is k + 1: din shows exactly which element each output picked.
-            Tensor dout(out_shape.with_batch(pc.in.n));
-            for (std::size_t k = 0; k < dout.size(); ++k) dout[k] = float(k + 1);
-            pool.backward(in, train_out, dout, &din, Context{true, threads, 0});
-            std::vector<float> expected_din(in.size(), 0.0f);
-            const std::size_t plane_in = std::size_t(pc.in.h) * pc.in.w, plane_out = out_shape.sample_size() / pc.in.c;
-            for (std::size_t k = 0; k < winner.size(); ++k)
-                expected_din[(k / plane_out) * plane_in + std::size_t(winner[k])] += float(k + 1);
-            CHECK(std::vector<float>(din.data(), din.data() + din.size()) == expected_din);
+            check_max_pool_winners(pool, pc, in, train_out, winner, threads);
         }
 }
 
@@ -337,16 +354,11 @@ TEST_CASE("max pooling's training forward follows the plain window scan with NaN
     for (const PoolCase& pc : pool_cases)
         for (int threads : {1, 2}) {
             INFO(describe(pc, threads));
-            Tensor in(pc.in);
-            Rng rng(9);
-            for (float& v : in.span()) v = rng.below(5) == 0 ? std::nanf("") : float(int(rng.below(4)) - 1);
-            std::vector<float> expected;
-            std::vector<int> winner;
-            max_pool_reference(pc.in, pc.spec, in, expected, winner);
+            const auto [in, expected, winner] = max_pool_scan(pc, 9, true);
 
             MaxPool2D pool(pc.spec);
-            const Shape out_shape = pool.setup(pc.in.with_batch(1));
-            Tensor out, din;
+            pool.setup(pc.in.with_batch(1));
+            Tensor out;
             pool.forward(in, out, Context{true, threads, 0});
             REQUIRE(out.size() == expected.size());
             int mismatches = 0;
@@ -354,15 +366,7 @@ TEST_CASE("max pooling's training forward follows the plain window scan with NaN
                 if (!(out[k] == expected[k] || (std::isnan(out[k]) && std::isnan(expected[k])))) ++mismatches;
             CHECK(mismatches == 0);
 
-            // The winners through backward: output k's gradient lands on its reference winner.
-            Tensor dout(out_shape.with_batch(pc.in.n));
-            for (std::size_t k = 0; k < dout.size(); ++k) dout[k] = float(k + 1);
-            pool.backward(in, out, dout, &din, Context{true, threads, 0});
-            std::vector<float> expected_din(in.size(), 0.0f);
-            const std::size_t plane_in = std::size_t(pc.in.h) * pc.in.w, plane_out = out_shape.sample_size() / pc.in.c;
-            for (std::size_t k = 0; k < winner.size(); ++k)
-                expected_din[(k / plane_out) * plane_in + std::size_t(winner[k])] += float(k + 1);
-            CHECK(std::vector<float>(din.data(), din.data() + din.size()) == expected_din);
+            check_max_pool_winners(pool, pc, in, out, winner, threads);
         }
 }
 
