@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -239,16 +238,6 @@ inline void multiply_mirrored_columns(const MirroredColumns<Rows, K>& m, const L
     }
 #pragma GCC unroll 10
     for (std::size_t i = 0; i < Rows; ++i) out[i] = combine<K>(m.folded[i], i % 2 ? differences : sums);
-}
-
-Lanes load(const float* from) {
-    Lanes v;
-    std::memcpy(&v, from, sizeof v);
-    return v;
-}
-
-void store(float* to, const Lanes& v) {
-    std::memcpy(to, &v, sizeof v);
 }
 
 // The products of one position: out (rows, OCp) = a (rows, C) x b (C, OCp), for kRows rows and kVectors

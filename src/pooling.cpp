@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <utility>
@@ -15,8 +14,12 @@
 
 namespace fer {
 
+using simd::broadcast;
+using simd::IntLanes;
 using simd::kLanes;
 using simd::Lanes;
+using simd::load;
+using simd::store;
 
 namespace {
 
@@ -108,9 +111,9 @@ std::pair<int, int> pool_columns(const PoolGeometry& g, int ox) {
     return {std::max(x0, 0), std::min(x0 + g.size_w, g.w)};
 }
 
-// Per-thread scratch of one input row for average pooling: column sums (or shares). On the stack for rows of up
-// to kInlineWidth, so that a pass allocates nothing (every pooling forward and backward makes one per thread);
-// wider rows take the heap.
+// Per-thread scratch of one input row: average pooling's column sums (or shares), the max pooling row kernel's
+// column maxima with their padding. On the stack for rows of up to kInlineWidth, so that a pass allocates
+// nothing (every pooling forward and backward makes one per thread); wider rows take the heap.
 class PoolScratch {
 public:
     explicit PoolScratch(std::size_t width) {
@@ -141,26 +144,6 @@ private:
 // (strict >: the first maximum wins; a NaN first stays, a later one never wins), with no tails and no
 // special case for clipped windows. The outputs and arg-maxes are transposed back.
 
-using IntLanes = int __attribute__((vector_size(kLanes * sizeof(int))));
-
-Lanes load_lanes(const float* from) {
-    Lanes v;
-    std::memcpy(&v, from, sizeof v);
-    return v;
-}
-
-template <class Vector>
-void store_lanes(void* to, const Vector& v) {
-    std::memcpy(to, &v, sizeof v);
-}
-
-IntLanes broadcast_index(int index) {
-    return [index]<std::size_t... lane>(std::index_sequence<lane...>) {
-        return IntLanes{(static_cast<void>(lane), index)...};
-    }
-    (std::make_index_sequence<kLanes>{});
-}
-
 // Outputs at a time in registers: each is one dependency chain of compare and blend (7 cycles a step), so a
 // group keeps the vector units busy.
 constexpr int kOutputGroup = 4;
@@ -175,27 +158,27 @@ inline void scan_outputs(const PoolGeometry& g, const float* input, PoolRow wind
     IntLanes best_index[kGroup];
     const int first = window.y_begin * g.w + x_begin;
     for (int j = 0; j < kGroup; ++j) {
-        best[j] = load_lanes(input + std::size_t(first + j * g.stride_w) * kLanes);
-        if constexpr (kArgmax) best_index[j] = broadcast_index(first + j * g.stride_w);
+        best[j] = load(input + std::size_t(first + j * g.stride_w) * kLanes);
+        if constexpr (kArgmax) best_index[j] = broadcast<IntLanes>(first + j * g.stride_w);
     }
     // From the window's first position again: a strict > step leaves an output's own first value alone.
     for (int y = window.y_begin; y < window.y_end; ++y)
         for (int x = x_begin; x < x_end; ++x) {
             for (int j = 0; j < kGroup; ++j) {
                 const int index = y * g.w + x + j * g.stride_w;
-                const Lanes value = load_lanes(input + std::size_t(index) * kLanes);
+                const Lanes value = load(input + std::size_t(index) * kLanes);
                 if constexpr (kArgmax) {
                     const IntLanes better = value > best[j];
                     best[j] = better ? value : best[j];
-                    best_index[j] = better ? broadcast_index(index) : best_index[j];
+                    best_index[j] = better ? broadcast<IntLanes>(index) : best_index[j];
                 } else {
                     best[j] = value > best[j] ? value : best[j];
                 }
             }
         }
     for (int j = 0; j < kGroup; ++j) {
-        store_lanes(best_out + std::size_t(j) * kLanes, best[j]);
-        if constexpr (kArgmax) store_lanes(best_index_out + std::size_t(j) * kLanes, best_index[j]);
+        store(best_out + std::size_t(j) * kLanes, best[j]);
+        if constexpr (kArgmax) store(best_index_out + std::size_t(j) * kLanes, best_index[j]);
     }
 }
 

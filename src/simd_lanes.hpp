@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
+#include <type_traits>
 #include <utility>
 
 namespace fer::simd {
@@ -19,15 +21,35 @@ constexpr int kLanes = 4;
 constexpr int kVectorRegisters = 16;
 #endif
 using Lanes = float __attribute__((vector_size(kLanes * sizeof(float))));
+// As many ints: what comparing two Lanes gives, and max pooling's arg-max indices.
+using IntLanes = int __attribute__((vector_size(kLanes * sizeof(int))));
+
+// The element type of Lanes or IntLanes.
+template <class Vector>
+using LaneType = std::remove_cvref_t<decltype(std::declval<Vector&>()[0])>;
 
 // value in every lane. An initializer of kLanes copies rather than Lanes{} + value, which GCC must compile
 // to a scalar add of 0.0 (for the sign of a zero) and a register broadcast, or a loop over the lanes, which
 // it compiled to masked broadcasts with AVX-512: this is one broadcast load.
-inline Lanes broadcast(float value) {
+template <class Vector = Lanes>
+inline Vector broadcast(LaneType<Vector> value) {
     return [value]<std::size_t... lane>(std::index_sequence<lane...>) {
-        return Lanes{(static_cast<void>(lane), value)...};
+        return Vector{(static_cast<void>(lane), value)...};
     }
     (std::make_index_sequence<kLanes>{});
+}
+
+// One vector from memory of any alignment (GCC compiles the copy to one unaligned load).
+inline Lanes load(const float* from) {
+    Lanes v;
+    std::memcpy(&v, from, sizeof v);
+    return v;
+}
+
+// v (Lanes or IntLanes) to memory of any alignment.
+template <class Vector>
+inline void store(void* to, const Vector& v) {
+    std::memcpy(to, &v, sizeof v);
 }
 
 inline float horizontal_sum(const Lanes& lanes) {
